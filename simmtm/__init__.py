@@ -1,0 +1,23 @@
+"""simmtm: SimMTM masked time-series pre-training (Dong et al., NeurIPS 2023).
+
+    from simmtm import get_preset, build_simmtm
+    model = build_simmtm(get_preset("ETTm1"))
+    out = model(x)            # x: [B, L, C]; out.loss, out.loss_rec, out.loss_con, out.reconstruction
+"""
+from simmtm.build import build_classifier, build_encoder, build_forecaster, build_simmtm
+from simmtm.checkpoint import load_pretrained_encoder, load_simmtm, save_checkpoint
+from simmtm.config import PRESETS, CNNConfig, ResNetConfig, SimMTMConfig, TransformerConfig, get_preset
+from simmtm.losses import AutomaticWeightedLoss, FixedWeightedLoss, constraint_loss, reconstruction_loss
+from simmtm.masking import make_masks, mask_views
+from simmtm.model import Classifier, Forecaster, SimMTM, SimMTMOutput
+from simmtm.similarity import aggregate, aggregation_weights, cosine_similarity_matrix
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "PRESETS", "AutomaticWeightedLoss", "CNNConfig", "Classifier", "FixedWeightedLoss", "Forecaster",
+    "ResNetConfig", "SimMTM", "SimMTMConfig", "SimMTMOutput", "TransformerConfig", "aggregate",
+    "aggregation_weights", "build_classifier", "build_encoder", "build_forecaster", "build_simmtm",
+    "constraint_loss", "cosine_similarity_matrix", "get_preset", "load_pretrained_encoder", "load_simmtm",
+    "make_masks", "mask_views", "reconstruction_loss", "save_checkpoint",
+]

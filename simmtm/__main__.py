@@ -1,0 +1,5 @@
+import sys
+
+from simmtm.cli import main
+
+sys.exit(main())

@@ -1,0 +1,77 @@
+"""Builders: the only place that reads configs. Each returns plain modules."""
+from __future__ import annotations
+
+import torch.nn as nn
+
+from simmtm.config import CNNConfig, ResNetConfig, SimMTMConfig, TransformerConfig
+from simmtm.encoders import ChannelIndependentTransformer, ResNet1D, TFCEncoder, output_shape
+from simmtm.heads import ClassificationHead, FlattenHead, FlattenProjector, PointwiseDecoder, PooledProjector
+from simmtm.losses import AutomaticWeightedLoss, FixedWeightedLoss
+from simmtm.model import Classifier, Forecaster, SimMTM
+from simmtm.normalization import InstanceNorm
+
+
+def build_encoder(cfg: SimMTMConfig) -> nn.Module:
+    """The encoder named by ``cfg.encoder`` for ``cfg.n_channels`` input channels."""
+    enc = cfg.encoder
+    if isinstance(enc, TransformerConfig):
+        return ChannelIndependentTransformer(enc.d_model, enc.n_heads, enc.n_layers, enc.d_ff,
+                                             enc.dropout, enc.attn_dropout, max_len=max(cfg.seq_len, 5000))
+    if isinstance(enc, CNNConfig):
+        return TFCEncoder(cfg.n_channels, enc.channels, enc.kernel_sizes, enc.strides, enc.dropouts)
+    if isinstance(enc, ResNetConfig):
+        return ResNet1D(cfg.n_channels, enc.channels, enc.strides, enc.kernel_sizes)
+    raise ValueError(f"unknown encoder config {enc!r}")
+
+
+def _rows(encoder: nn.Module, cfg: SimMTMConfig) -> tuple[int, int, int, int]:
+    """``(K, T, D, out_channels_per_row)`` for this encoder and config."""
+    K, T, D = output_shape(encoder, cfg.seq_len, cfg.n_channels)
+    return K, T, D, cfg.n_channels // K
+
+
+def build_simmtm(cfg: SimMTMConfig) -> SimMTM:
+    """A SimMTM pre-training model from a config."""
+    encoder = build_encoder(cfg)
+    K, T, D, out_ch = _rows(encoder, cfg)
+    if cfg.projector == "flatten":
+        projector = FlattenProjector(T, D, cfg.proj_dim, cfg.proj_hidden)
+    elif cfg.projector == "pooled":
+        projector = PooledProjector(D, cfg.proj_dim, cfg.proj_hidden)
+    else:
+        raise ValueError(f"projector must be 'flatten' or 'pooled', got {cfg.projector!r}")
+    if cfg.decoder == "pointwise":
+        if T != cfg.seq_len:
+            raise ValueError(f"decoder='pointwise' needs one representation per step (T={T}, L={cfg.seq_len}); "
+                             "use decoder='flatten' with this encoder")
+        decoder = PointwiseDecoder(D, out_ch)
+    elif cfg.decoder == "flatten":
+        decoder = FlattenHead(T, D, cfg.seq_len, out_ch)
+    else:
+        raise ValueError(f"decoder must be 'pointwise' or 'flatten', got {cfg.decoder!r}")
+    if cfg.loss_weighting == "auto":
+        weighting = AutomaticWeightedLoss(2)
+    elif isinstance(cfg.loss_weighting, (int, float)):
+        weighting = FixedWeightedLoss(cfg.loss_weighting)
+    else:
+        raise ValueError(f"loss_weighting must be 'auto' or a number, got {cfg.loss_weighting!r}")
+    return SimMTM(encoder, projector, decoder, n_views=cfg.n_views, mask_ratio=cfg.mask_ratio,
+                  mean_span=cfg.mean_span, mask_kind=cfg.mask_kind, temperature=cfg.temperature,
+                  weighting=weighting, norm=InstanceNorm() if cfg.instance_norm else None)
+
+
+def build_forecaster(cfg: SimMTMConfig, horizon: int, encoder: nn.Module | None = None,
+                     head_dropout: float = 0.0) -> Forecaster:
+    """A forecaster for ``horizon`` steps; pass a pre-trained ``encoder`` to fine-tune it."""
+    encoder = encoder if encoder is not None else build_encoder(cfg)
+    K, T, D, out_ch = _rows(encoder, cfg)
+    head = FlattenHead(T, D, horizon, out_ch, dropout=head_dropout)
+    return Forecaster(encoder, head, InstanceNorm() if cfg.instance_norm else None)
+
+
+def build_classifier(cfg: SimMTMConfig, n_classes: int, encoder: nn.Module | None = None,
+                     hidden: int = 64) -> Classifier:
+    """A classifier; pass a pre-trained ``encoder`` to fine-tune it."""
+    encoder = encoder if encoder is not None else build_encoder(cfg)
+    K, T, D, _ = _rows(encoder, cfg)
+    return Classifier(encoder, ClassificationHead(K * T * D, n_classes, hidden))

@@ -1,0 +1,72 @@
+"""Self-describing checkpoints: weights, the config as a dict, optimizer state, epoch and
+metrics, so that a loader rebuilds the model from the file alone."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn as nn
+
+from simmtm.build import build_encoder, build_simmtm
+from simmtm.config import SimMTMConfig
+
+FORMAT_VERSION = 1
+
+
+def save_checkpoint(path: str | Path, model: nn.Module, config: SimMTMConfig, *,
+                    optimizer: torch.optim.Optimizer | None = None, epoch: int | None = None,
+                    metrics: dict[str, Any] | None = None, kind: str = "simmtm", **extra: Any) -> Path:
+    """Write a checkpoint atomically (temp file + rename: a kill mid-write keeps the old one).
+
+    ``kind`` says what the weights are (``simmtm`` for a pre-training model, ``forecaster``
+    or ``classifier`` for fine-tuned ones); ``extra`` holds task arguments such as the horizon.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {
+        "format_version": FORMAT_VERSION, "kind": kind, "config": config.to_dict(),
+        "model": model.state_dict(), "optimizer": optimizer.state_dict() if optimizer else None,
+        "epoch": epoch, "metrics": metrics or {}, "extra": extra,
+    }
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(payload, tmp)
+    os.replace(tmp, path)
+    return path
+
+
+def read_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """Load a checkpoint dict, with a clear error if the file is missing or not ours."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no checkpoint at {path}")
+    ckpt = torch.load(path, map_location=map_location, weights_only=False)
+    if not isinstance(ckpt, dict) or "config" not in ckpt or "model" not in ckpt:
+        raise ValueError(f"{path} is not a simmtm checkpoint (no 'config'/'model' entries)")
+    return ckpt
+
+
+def load_simmtm(path: str | Path, map_location: str | torch.device = "cpu") -> tuple[nn.Module, SimMTMConfig, dict]:
+    """Rebuild a pre-training model from its checkpoint: ``(model, config, checkpoint)``."""
+    ckpt = read_checkpoint(path, map_location)
+    if ckpt["kind"] != "simmtm":
+        raise ValueError(f"{path} holds a {ckpt['kind']!r} model, not a SimMTM pre-training model")
+    cfg = SimMTMConfig.from_dict(ckpt["config"])
+    model = build_simmtm(cfg)
+    model.load_state_dict(ckpt["model"])
+    return model, cfg, ckpt
+
+
+def load_pretrained_encoder(path: str | Path, map_location: str | torch.device = "cpu") -> tuple[nn.Module, SimMTMConfig]:
+    """The encoder of a SimMTM checkpoint (projector, decoder and loss weights dropped),
+    ready to be fine-tuned: ``(encoder, config)``."""
+    ckpt = read_checkpoint(path, map_location)
+    cfg = SimMTMConfig.from_dict(ckpt["config"])
+    encoder = build_encoder(cfg)
+    prefix = "encoder."
+    state = {k[len(prefix):]: v for k, v in ckpt["model"].items() if k.startswith(prefix)}
+    if not state:
+        raise ValueError(f"{path} has no encoder weights")
+    encoder.load_state_dict(state)  # strict: every encoder weight must be there
+    return encoder, cfg

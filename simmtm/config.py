@@ -1,0 +1,125 @@
+"""Frozen configs and named presets mirroring the official scripts (thuml/SimMTM).
+
+Only the builders in :mod:`simmtm.build` read configs; modules take plain arguments.
+Override a preset with ``dataclasses.replace``::
+
+    cfg = replace(get_preset("ETTm1"), epochs=5)
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any, Literal, Union
+
+
+@dataclass(frozen=True)
+class TransformerConfig:
+    """Channel-independent Transformer (forecasting)."""
+
+    d_model: int = 32
+    n_heads: int = 8
+    n_layers: int = 2
+    d_ff: int = 64
+    dropout: float = 0.1
+    attn_dropout: float = 0.0  # official: = dropout; 0 keeps the fused attention kernel
+    kind: Literal["transformer"] = "transformer"
+
+
+@dataclass(frozen=True)
+class CNNConfig:
+    """TF-C-style 3-block CNN (classification)."""
+
+    channels: tuple[int, ...] = (32, 64, 128)
+    kernel_sizes: tuple[int, ...] = (25, 8, 8)
+    strides: tuple[int, ...] = (3, 1, 1)
+    dropouts: tuple[float, ...] = (0.35, 0.0, 0.0)
+    kind: Literal["cnn"] = "cnn"
+
+
+@dataclass(frozen=True)
+class ResNetConfig:
+    """1D ResNet (classification)."""
+
+    channels: tuple[int, ...] = (32, 64, 128)
+    strides: tuple[int, ...] = (2, 2, 2)
+    kernel_sizes: tuple[int, ...] = (7, 5, 3)
+    kind: Literal["resnet"] = "resnet"
+
+
+EncoderConfig = Union[TransformerConfig, CNNConfig, ResNetConfig]
+ENCODER_CONFIGS = {c.kind: c for c in (TransformerConfig(), CNNConfig(), ResNetConfig())}
+
+
+@dataclass(frozen=True)
+class SimMTMConfig:
+    """Everything needed to build and pre-train a SimMTM model.
+
+    projector: ``flatten`` (official, ``[T*D] -> T*D/2 -> P``) or ``pooled`` (mean over time).
+    decoder: ``pointwise`` (per step, needs T = L; official forecasting) or ``flatten``
+    (official classification). loss_weighting: ``auto`` (official learned weights) or a float
+    lambda for ``L_rec + lambda * L_con``. instance_norm: normalise each series over its
+    observed points (forecasting).
+    """
+
+    seq_len: int
+    n_channels: int
+    encoder: EncoderConfig = field(default_factory=TransformerConfig)
+    projector: Literal["flatten", "pooled"] = "flatten"
+    proj_dim: int = 128
+    proj_hidden: int | None = None
+    decoder: Literal["pointwise", "flatten"] = "pointwise"
+    instance_norm: bool = True
+    n_views: int = 3
+    mask_ratio: float = 0.5
+    mean_span: float = 3.0
+    mask_kind: Literal["geometric", "random", "tail", "head"] = "geometric"
+    temperature: float = 0.2
+    loss_weighting: Union[Literal["auto"], float] = "auto"
+    lr: float = 1e-3
+    batch_size: int = 16
+    epochs: int = 50
+    weight_decay: float = 0.0
+    seed: int = 2023
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict (for checkpoints and logs); :meth:`from_dict` inverts it."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "SimMTMConfig":
+        d = dict(d)
+        enc = dict(d.pop("encoder"))
+        kind = enc.get("kind")
+        if kind not in ENCODER_CONFIGS:
+            raise ValueError(f"unknown encoder kind {kind!r}; known: {sorted(ENCODER_CONFIGS)}")
+        enc_cls = type(ENCODER_CONFIGS[kind])
+        enc = {k: tuple(v) if isinstance(v, list) else v for k, v in enc.items()}
+        known = {f.name for f in fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise ValueError(f"unknown SimMTMConfig fields: {sorted(unknown)}")
+        return cls(encoder=enc_cls(**enc), **d)
+
+
+_CLS = dict(encoder=CNNConfig(), projector="flatten", proj_hidden=256, decoder="flatten",
+            instance_norm=False, lr=1e-4, batch_size=32, epochs=10)
+
+PRESETS: dict[str, SimMTMConfig] = {
+    # A CPU-sized model for tests and the offline demo.
+    "tiny": SimMTMConfig(seq_len=96, n_channels=3, encoder=TransformerConfig(16, 4, 2, 32, 0.1),
+                         n_views=2, batch_size=16, epochs=3),
+    # Forecasting, official scripts (ETTh1: 3 layers, 16 heads, fine-tune dropout 0.2).
+    "ETTh1": SimMTMConfig(seq_len=336, n_channels=7, encoder=TransformerConfig(32, 16, 3, 64, 0.1)),
+    "ETTm1": SimMTMConfig(seq_len=336, n_channels=7, encoder=TransformerConfig(32, 8, 2, 64, 0.1)),
+    "Weather": SimMTMConfig(seq_len=336, n_channels=21, encoder=TransformerConfig(64, 8, 2, 64, 0.1), n_views=2),
+    # Classification, official SleepEEG -> X configuration (TF-C CNN, 178 points, 1 channel).
+    "SleepEEG": SimMTMConfig(seq_len=178, n_channels=1, **_CLS),
+    "Epilepsy": SimMTMConfig(seq_len=178, n_channels=1, **_CLS),
+    "Epilepsy-ResNet": SimMTMConfig(seq_len=178, n_channels=1, **{**_CLS, "encoder": ResNetConfig()}),
+}
+
+
+def get_preset(name: str, **overrides: Any) -> SimMTMConfig:
+    """The named preset, with optional field overrides (``get_preset("ETTm1", epochs=5)``)."""
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}; available: {', '.join(PRESETS)}")
+    return replace(PRESETS[name], **overrides)

@@ -1,0 +1,107 @@
+"""The offline demo: pre-train SimMTM on a synthetic multichannel series, fine-tune it for
+forecasting beside a randomly initialised twin with the same budget, and report test
+MSE / MAE (models selected on validation MSE). Runs in about a minute on a 2-core CPU.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from torch.utils.data import Subset
+
+from simmtm.build import build_forecaster, build_simmtm
+from simmtm.checkpoint import save_checkpoint
+from simmtm.config import get_preset
+from simmtm.data import SlidingWindows, synthetic_multivariate
+from simmtm.engine import (evaluate_forecaster, evaluate_pretrain, fit, make_loader, pretrain_one_epoch,
+                           resolve_device, train_one_epoch)
+from simmtm.plotting import plot_reconstruction
+
+
+def _split_standardize(series: np.ndarray, train: float = 0.7, val: float = 0.1, seq_len: int = 96):
+    """Chronological 70/10/20 split; val/test start ``seq_len`` rows early so their first
+    window has a full input; the scaler is fit on the training rows only."""
+    n = len(series)
+    a, b = int(n * train), int(n * (train + val))
+    mean, std = series[:a].mean(0), series[:a].std(0) + 1e-8
+    z = (series - mean) / std
+    return z[:a], z[a - seq_len:b], z[b - seq_len:]
+
+
+def run_demo(out_dir: str | Path = "results/demo", *, horizon: int = 24, pretrain_epochs: int = 2,
+             finetune_epochs: int = 3, stride: int = 2, seed: int = 0, device: str = "auto",
+             progress: bool = True) -> dict:
+    """Run the demo and write ``reconstruction.png`` and ``pretrained.pt`` to ``out_dir``.
+
+    Returns a dict with the pre-training history and the test metrics of the pre-trained,
+    randomly initialised and last-value forecasters.
+    """
+    dev = resolve_device(device)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(seed)
+    cfg = replace(get_preset("tiny"), seed=seed)
+    L = cfg.seq_len
+    train, val, test = _split_standardize(synthetic_multivariate(6000, cfg.n_channels, periods=(24.0, 96.0), seed=seed), seq_len=L)
+    print(f"synthetic series: {cfg.n_channels} channels; rows train/val/test = {len(train)}/{len(val) - L}/{len(test) - L}")
+
+    # 1. Pre-train on input windows of the training rows.
+    t0 = time.perf_counter()
+    pre_train = Subset(SlidingWindows(train, L), range(0, len(train) - L + 1, stride))
+    pre_val = SlidingWindows(val, L)
+    train_loader = make_loader(pre_train, cfg.batch_size, shuffle=True, device=dev, drop_last=True, seed=seed)
+    val_loader = make_loader(pre_val, 64, shuffle=False, device=dev)
+    model = build_simmtm(cfg).to(dev)
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    mask_gen = torch.Generator(device=dev).manual_seed(seed)
+    result = fit(model, lambda e: pretrain_one_epoch(model, train_loader, optimizer, dev, generator=mask_gen, progress=progress),
+                 lambda: evaluate_pretrain(model, val_loader, dev), pretrain_epochs, progress=progress,
+                 on_epoch_end=lambda e, r: print(f"pretrain epoch {e}: train loss {r['train_loss']:.4f} "
+                                                 f"(rec {r['train_loss_rec']:.4f}, con {r['train_loss_con']:.4f}), "
+                                                 f"val rec {r['val_loss_rec']:.4f}"))
+    ckpt = save_checkpoint(out_dir / "pretrained.pt", model, cfg, optimizer=optimizer,
+                           epoch=result["best_epoch"], metrics=result["history"][result["best_epoch"]])
+    print(f"pre-training: {time.perf_counter() - t0:.1f}s, best epoch {result['best_epoch']}, checkpoint {ckpt}")
+
+    # 2. Plot how well the pre-trained model rebuilds masked validation windows.
+    x = torch.stack([pre_val[i][0] for i in range(0, len(pre_val), max(len(pre_val) // 4, 1))][:4]).to(dev)
+    model.eval()
+    with torch.no_grad():
+        out = model(x, generator=torch.Generator(device=dev).manual_seed(1))
+    fig = plot_reconstruction(x, out.reconstruction, out.mask, n_series=3)
+    fig.savefig(out_dir / "reconstruction.png", dpi=110)
+    plt.close(fig)
+
+    # 3. Fine-tune for forecasting: pre-trained encoder vs random init, same budget.
+    ds_train = Subset(SlidingWindows(train, L, horizon), range(0, len(train) - L - horizon + 1, stride))
+    ds_val, ds_test = SlidingWindows(val, L, horizon), SlidingWindows(test, L, horizon)
+    loaders = {name: make_loader(ds, 32 if name == "train" else 128, shuffle=name == "train", device=dev, seed=seed)
+               for name, ds in (("train", ds_train), ("val", ds_val), ("test", ds_test))}
+    metrics = {}
+    for name, encoder in (("SimMTM pre-trained", model.encoder), ("random init", None)):
+        torch.manual_seed(seed)
+        forecaster = build_forecaster(cfg, horizon, encoder=encoder).to(dev)
+        opt = torch.optim.Adam(forecaster.parameters(), lr=1e-3)
+        mse = torch.nn.functional.mse_loss
+        t0 = time.perf_counter()
+        fit(forecaster, lambda e: train_one_epoch(forecaster, loaders["train"], mse, opt, dev, progress=progress),
+            lambda: evaluate_forecaster(forecaster, loaders["val"], dev), finetune_epochs, monitor="mse",
+            progress=progress)
+        metrics[name] = evaluate_forecaster(forecaster, loaders["test"], dev)  # once, best-val weights
+        print(f"fine-tune [{name}]: {time.perf_counter() - t0:.1f}s, test MSE {metrics[name]['mse']:.4f}, "
+              f"MAE {metrics[name]['mae']:.4f}")
+    last = torch.stack([ds_test[i][0][-1] for i in range(len(ds_test))])  # [N, C]
+    truth = torch.stack([ds_test[i][1] for i in range(len(ds_test))])  # [N, H, C]
+    err = truth - last[:, None, :]
+    metrics["last value"] = {"mse": err.pow(2).mean().item(), "mae": err.abs().mean().item()}
+
+    print(f"\nTest set ({len(ds_test)} windows, horizon {horizon}, standardized scale, selected on validation):")
+    print(f"{'model':<22}{'MSE':>8}{'MAE':>8}")
+    for name, m in metrics.items():
+        print(f"{name:<22}{m['mse']:>8.4f}{m['mae']:>8.4f}")
+    print(f"reconstruction plot: {out_dir / 'reconstruction.png'}")
+    return {"pretrain": result["history"], "test": metrics}

@@ -1,0 +1,200 @@
+"""Encoders: series ``[N, L, C]`` -> point-wise representations ``[N, K, T, D]``.
+
+K is the number of representation rows per series: ``K = C`` for the channel-independent
+Transformer (each channel is encoded on its own, so one encoder serves any channel count) and
+``K = 1`` for the CNN / ResNet, which mix channels. T is the number of representation steps
+(``T = L`` for the Transformer, fewer after pooling in the CNNs) and D the feature width.
+Sizes always come from arguments.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+# --------------------------------------------------------------------------- Transformer
+def sinusoidal_positions(length: int, d_model: int) -> torch.Tensor:
+    """Fixed sinusoidal position table ``[length, d_model]`` (Vaswani et al., 2017)."""
+    position = torch.arange(length, dtype=torch.float32)[:, None]  # [L, 1]
+    freq = torch.exp(torch.arange(0, d_model, 2, dtype=torch.float32) * (-math.log(10000.0) / d_model))
+    table = torch.zeros(length, d_model)
+    table[:, 0::2] = torch.sin(position * freq)
+    table[:, 1::2] = torch.cos(position * freq[: d_model // 2])
+    return table
+
+
+class TokenEmbedding(nn.Module):
+    """Circular Conv1d (kernel 3, no bias) from ``in_features`` values per step to ``d_model``."""
+
+    def __init__(self, in_features: int, d_model: int, kernel_size: int = 3):
+        super().__init__()
+        self.conv = nn.Conv1d(in_features, d_model, kernel_size, padding=kernel_size // 2,
+                              padding_mode="circular", bias=False)
+        nn.init.kaiming_normal_(self.conv.weight, mode="fan_in", nonlinearity="leaky_relu")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # [N, L, F] -> [N, L, D]
+        return self.conv(x.transpose(1, 2)).transpose(1, 2)
+
+
+class MultiHeadSelfAttention(nn.Module):
+    """Self-attention through ``F.scaled_dot_product_attention`` (fused kernels).
+
+    ``attn_dropout`` drops attention weights as the official model does; it forces the
+    slower unfused path on CPU, so it defaults to 0 in our presets.
+    """
+
+    def __init__(self, d_model: int, n_heads: int, attn_dropout: float = 0.0):
+        super().__init__()
+        if d_model % n_heads:
+            raise ValueError(f"d_model ({d_model}) must be divisible by n_heads ({n_heads})")
+        self.n_heads = n_heads
+        self.attn_dropout = attn_dropout
+        self.qkv = nn.Linear(d_model, 3 * d_model)
+        self.out = nn.Linear(d_model, d_model)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        N, L, D = x.shape
+        q, k, v = self.qkv(x).view(N, L, 3, self.n_heads, D // self.n_heads).permute(2, 0, 3, 1, 4)  # 3 x [N, h, L, D/h]
+        y = F.scaled_dot_product_attention(q, k, v, dropout_p=self.attn_dropout if self.training else 0.0)
+        return self.out(y.transpose(1, 2).reshape(N, L, D))  # [N, L, D]
+
+
+class TransformerLayer(nn.Module):
+    """Post-LN encoder layer: ``x = LN(x + attn(x)); x = LN(x + FFN(x))`` with a GELU FFN."""
+
+    def __init__(self, d_model: int, n_heads: int, d_ff: int, dropout: float = 0.1, attn_dropout: float = 0.0):
+        super().__init__()
+        self.attention = MultiHeadSelfAttention(d_model, n_heads, attn_dropout)
+        self.ffn = nn.Sequential(nn.Linear(d_model, d_ff), nn.GELU(), nn.Dropout(dropout), nn.Linear(d_ff, d_model))
+        self.norm1 = nn.LayerNorm(d_model)
+        self.norm2 = nn.LayerNorm(d_model)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.norm1(x + self.dropout(self.attention(x)))
+        return self.norm2(x + self.dropout(self.ffn(x)))
+
+
+class ChannelIndependentTransformer(nn.Module):
+    """The official SimMTM forecasting encoder, shared by all channels.
+
+    ``[N, L, C] -> [N*C, L, 1]`` (channels folded into the batch) -> token embedding +
+    sinusoidal positions -> ``n_layers`` post-LN layers -> final LayerNorm -> ``[N, C, L, D]``.
+    Input normalisation is not done here: see :mod:`simmtm.normalization`.
+    """
+
+    channel_independent = True
+
+    def __init__(self, d_model: int = 32, n_heads: int = 8, n_layers: int = 2, d_ff: int = 64,
+                 dropout: float = 0.1, attn_dropout: float = 0.0, max_len: int = 5000):
+        super().__init__()
+        self.d_model = d_model
+        self.embedding = TokenEmbedding(1, d_model)
+        self.register_buffer("positions", sinusoidal_positions(max_len, d_model), persistent=False)
+        self.dropout = nn.Dropout(dropout)
+        self.layers = nn.ModuleList(
+            TransformerLayer(d_model, n_heads, d_ff, dropout, attn_dropout) for _ in range(n_layers))
+        self.norm = nn.LayerNorm(d_model)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        N, L, C = x.shape
+        if L > self.positions.shape[0]:
+            raise ValueError(f"series length {L} exceeds max_len {self.positions.shape[0]}")
+        h = x.transpose(1, 2).reshape(N * C, L, 1)  # [N*C, L, 1]
+        h = self.dropout(self.embedding(h) + self.positions[:L])  # [N*C, L, D]
+        for layer in self.layers:
+            h = layer(h)
+        return self.norm(h).view(N, C, L, self.d_model)  # [N, C, L, D]
+
+
+# --------------------------------------------------------------------------- CNNs
+class TFCEncoder(nn.Module):
+    """TF-C-style CNN (the official SimMTM classification encoder).
+
+    Each block: Conv1d (no bias) -> BatchNorm -> ReLU -> MaxPool(2, 2, padding 1) -> Dropout.
+    Defaults match the SleepEEG/Epilepsy configuration (kernels 25/8/8, strides 3/1/1,
+    32 -> 64 -> 128 channels, dropout 0.35 after the first block): a 178-point series gives
+    T = 10 steps of D = 128 features (the 1280 flattened features of the official code).
+    ``[N, L, C] -> [N, 1, T, D]``.
+    """
+
+    channel_independent = False
+
+    def __init__(self, in_channels: int, channels: Sequence[int] = (32, 64, 128),
+                 kernel_sizes: Sequence[int] = (25, 8, 8), strides: Sequence[int] = (3, 1, 1),
+                 dropouts: Sequence[float] = (0.35, 0.0, 0.0)):
+        super().__init__()
+        if not len(channels) == len(kernel_sizes) == len(strides) == len(dropouts):
+            raise ValueError("channels, kernel_sizes, strides and dropouts must have the same length")
+        blocks, c_in = [], in_channels
+        for c_out, k, s, p in zip(channels, kernel_sizes, strides, dropouts):
+            blocks.append(nn.Sequential(
+                nn.Conv1d(c_in, c_out, k, stride=s, padding=k // 2, bias=False), nn.BatchNorm1d(c_out),
+                nn.ReLU(), nn.MaxPool1d(2, 2, padding=1), nn.Dropout(p)))
+            c_in = c_out
+        self.blocks = nn.Sequential(*blocks)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.blocks(x.transpose(1, 2))  # [N, D, T]
+        return h.transpose(1, 2).unsqueeze(1)  # [N, 1, T, D]
+
+
+class ResidualBlock1D(nn.Module):
+    """Conv-BN-ReLU stack with an identity (or 1x1-conv) skip connection, ReLU after the sum.
+    The first conv carries the stride."""
+
+    def __init__(self, c_in: int, c_out: int, kernel_sizes: Sequence[int] = (7, 5, 3), stride: int = 1):
+        super().__init__()
+        layers, c = [], c_in
+        for i, k in enumerate(kernel_sizes):
+            layers += [nn.Conv1d(c, c_out, k, stride=stride if i == 0 else 1, padding=k // 2, bias=False),
+                       nn.BatchNorm1d(c_out)]
+            if i < len(kernel_sizes) - 1:
+                layers.append(nn.ReLU())
+            c = c_out
+        self.body = nn.Sequential(*layers)
+        self.skip = (nn.Identity() if c_in == c_out and stride == 1 else
+                     nn.Sequential(nn.Conv1d(c_in, c_out, 1, stride=stride, bias=False), nn.BatchNorm1d(c_out)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # [N, c_in, L] -> [N, c_out, ceil(L/stride)]
+        return F.relu(self.body(x) + self.skip(x))
+
+
+class ResNet1D(nn.Module):
+    """1D ResNet (Wang et al., 2017, with strided blocks): residual blocks of
+    ``channels[i]`` filters, each downsampling time by ``strides[i]``.
+    ``[N, L, C] -> [N, 1, T, D]`` with ``D = channels[-1]`` and ``T = L / prod(strides)`` (rounded up)."""
+
+    channel_independent = False
+
+    def __init__(self, in_channels: int, channels: Sequence[int] = (32, 64, 128),
+                 strides: Sequence[int] = (2, 2, 2), kernel_sizes: Sequence[int] = (7, 5, 3)):
+        super().__init__()
+        if len(channels) != len(strides):
+            raise ValueError("channels and strides must have the same length")
+        blocks, c_in = [], in_channels
+        for c_out, s in zip(channels, strides):
+            blocks.append(ResidualBlock1D(c_in, c_out, kernel_sizes, s))
+            c_in = c_out
+        self.blocks = nn.Sequential(*blocks)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.blocks(x.transpose(1, 2))  # [N, D, T]
+        return h.transpose(1, 2).unsqueeze(1)  # [N, 1, T, D]
+
+
+@torch.no_grad()
+def output_shape(encoder: nn.Module, seq_len: int, n_channels: int) -> tuple[int, int, int]:
+    """``(K, T, D)`` of ``encoder`` on ``[*, seq_len, n_channels]`` input, by a dry run."""
+    was_training = encoder.training
+    encoder.eval()
+    try:
+        device = next((p.device for p in encoder.parameters()), torch.device("cpu"))
+        z = encoder(torch.zeros(1, seq_len, n_channels, device=device))
+    finally:
+        encoder.train(was_training)
+    return tuple(z.shape[1:])  # type: ignore[return-value]

@@ -1,0 +1,184 @@
+"""Training loops: one epoch of pre-training, one epoch of supervised fine-tuning, evaluation,
+and ``fit`` with early stopping on validation data only.
+
+Loops keep running sums on the device and synchronise once per epoch (plus a progress-bar
+refresh every ``log_every`` steps), so a CUDA run is not throttled by host syncs.
+"""
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Callable
+from contextlib import nullcontext
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from torch.utils.data import DataLoader, Dataset
+from tqdm.auto import tqdm
+
+
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    """``"auto"`` -> CUDA if available, else CPU; otherwise ``torch.device(device)``.
+    Raises ValueError when CUDA is asked for but not available."""
+    if str(device) == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device='cuda' was requested but torch.cuda.is_available() is False")
+    return device
+
+
+def make_loader(dataset: Dataset, batch_size: int, *, shuffle: bool, device: torch.device | str = "cpu",
+                drop_last: bool = False, seed: int | None = None, num_workers: int = 0) -> DataLoader:
+    """A DataLoader with pinned memory on CUDA and a seeded shuffle."""
+    generator = torch.Generator().manual_seed(seed) if seed is not None else None
+    return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, drop_last=drop_last,
+                      pin_memory=torch.device(device).type == "cuda", generator=generator,
+                      num_workers=num_workers)
+
+
+def autocast(device: torch.device, dtype: torch.dtype | None):
+    """Mixed-precision context for ``device`` (no-op when ``dtype`` is None)."""
+    return torch.autocast(device.type, dtype=dtype) if dtype is not None else nullcontext()
+
+
+def _inputs(batch) -> torch.Tensor:
+    return batch[0] if isinstance(batch, (list, tuple)) else batch
+
+
+def pretrain_one_epoch(model: nn.Module, loader: DataLoader, optimizer: torch.optim.Optimizer,
+                       device: torch.device, *, amp_dtype: torch.dtype | None = None,
+                       grad_clip: float | None = None, generator: torch.Generator | None = None,
+                       progress: bool = True, log_every: int = 10, desc: str = "pretrain") -> dict[str, float]:
+    """One pass of SimMTM pre-training. Returns the sample-weighted mean of ``loss``,
+    ``loss_rec`` and ``loss_con`` over the epoch."""
+    model.train()
+    sums = torch.zeros(3, device=device)
+    n = 0
+    bar = tqdm(loader, desc=desc, disable=not progress, leave=False)
+    for step, batch in enumerate(bar):
+        x = _inputs(batch).to(device, non_blocking=True)
+        with autocast(device, amp_dtype):
+            out = model(x, generator=generator)
+        optimizer.zero_grad(set_to_none=True)
+        out.loss.backward()
+        if grad_clip is not None:
+            nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+        optimizer.step()
+        sums += torch.stack([out.loss.detach(), out.loss_rec, out.loss_con]).float() * len(x)
+        n += len(x)
+        if progress and step % log_every == 0:
+            bar.set_postfix(loss=f"{out.loss.item():.4f}")
+    values = (sums / max(n, 1)).tolist()
+    return dict(zip(("loss", "loss_rec", "loss_con"), values))
+
+
+@torch.no_grad()
+def evaluate_pretrain(model: nn.Module, loader: DataLoader, device: torch.device, *,
+                      amp_dtype: torch.dtype | None = None, seed: int = 0) -> dict[str, float]:
+    """Pre-training losses on held-out data, with masks drawn from a fixed seed so that
+    epochs are compared on the same masks."""
+    model.eval()
+    generator = torch.Generator(device=device).manual_seed(seed)
+    sums, n = torch.zeros(3, device=device), 0
+    for batch in loader:
+        x = _inputs(batch).to(device, non_blocking=True)
+        with autocast(device, amp_dtype):
+            out = model(x, generator=generator)
+        sums += torch.stack([out.loss.detach(), out.loss_rec, out.loss_con]).float() * len(x)
+        n += len(x)
+    return dict(zip(("loss", "loss_rec", "loss_con"), (sums / max(n, 1)).tolist()))
+
+
+def train_one_epoch(model: nn.Module, loader: DataLoader, loss_fn: Callable, optimizer: torch.optim.Optimizer,
+                    device: torch.device, *, amp_dtype: torch.dtype | None = None, grad_clip: float | None = None,
+                    progress: bool = True, desc: str = "train") -> dict[str, float]:
+    """One supervised epoch over ``(x, y)`` batches; returns the sample-weighted mean loss."""
+    model.train()
+    total, n = torch.zeros((), device=device), 0
+    for x, y in tqdm(loader, desc=desc, disable=not progress, leave=False):
+        x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+        with autocast(device, amp_dtype):
+            loss = loss_fn(model(x).float(), y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if grad_clip is not None:
+            nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+        optimizer.step()
+        total += loss.detach() * len(x)
+        n += len(x)
+    return {"loss": (total / max(n, 1)).item()}
+
+
+@torch.no_grad()
+def evaluate_forecaster(model: nn.Module, loader: DataLoader, device: torch.device, *,
+                        amp_dtype: torch.dtype | None = None) -> dict[str, float]:
+    """MSE and MAE over every predicted value of the loader (sums, not a mean of batch means)."""
+    model.eval()
+    se, ae, count = torch.zeros((), device=device, dtype=torch.float64), torch.zeros((), device=device, dtype=torch.float64), 0
+    for x, y in loader:
+        x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+        with autocast(device, amp_dtype):
+            pred = model(x).float()
+        se += ((pred - y) ** 2).sum(dtype=torch.float64)
+        ae += (pred - y).abs().sum(dtype=torch.float64)
+        count += y.numel()
+    return {"mse": (se / count).item(), "mae": (ae / count).item()}
+
+
+@torch.no_grad()
+def evaluate_classifier(model: nn.Module, loader: DataLoader, device: torch.device, *,
+                        amp_dtype: torch.dtype | None = None) -> dict[str, float]:
+    """Cross-entropy and accuracy over the whole loader."""
+    model.eval()
+    loss, correct, count = torch.zeros((), device=device), torch.zeros((), device=device), 0
+    for x, y in loader:
+        x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+        with autocast(device, amp_dtype):
+            logits = model(x).float()
+        loss += F.cross_entropy(logits, y, reduction="sum")
+        correct += (logits.argmax(1) == y).sum()
+        count += len(y)
+    return {"loss": (loss / count).item(), "accuracy": (correct / count).item()}
+
+
+def fit(model: nn.Module, run_epoch: Callable[[int], dict[str, float]],
+        validate: Callable[[], dict[str, float]] | None, epochs: int, *, monitor: str = "loss",
+        mode: str = "min", patience: int | None = None, progress: bool = True,
+        on_epoch_end: Callable[[int, dict], None] | None = None) -> dict:
+    """Run ``epochs`` epochs, keep the weights with the best VALIDATION ``monitor`` and restore
+    them at the end; stop early after ``patience`` epochs without improvement.
+
+    Args:
+        run_epoch: ``epoch -> train metrics``.
+        validate: ``() -> validation metrics`` (None: keep the last weights, no early stopping).
+        mode: ``"min"`` or ``"max"`` for ``monitor``.
+
+    Returns:
+        ``{"history": [per-epoch dict], "best_epoch": int, "best": float}``.
+    """
+    if mode not in ("min", "max"):
+        raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
+    sign = 1.0 if mode == "min" else -1.0
+    history, best, best_epoch, best_state, stale = [], math.inf, -1, None, 0
+    for epoch in tqdm(range(epochs), desc="epochs", disable=not progress):
+        row = {"epoch": epoch, **{f"train_{k}": v for k, v in run_epoch(epoch).items()}}
+        if validate is not None:
+            row.update({f"val_{k}": v for k, v in validate().items()})
+            score = sign * row[f"val_{monitor}"]
+            if score < best:
+                best, best_epoch, stale = score, epoch, 0
+                best_state = copy.deepcopy(model.state_dict())
+            else:
+                stale += 1
+        history.append(row)
+        if on_epoch_end is not None:
+            on_epoch_end(epoch, row)
+        if patience is not None and stale >= patience:
+            break
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    else:
+        best_epoch = len(history) - 1
+    return {"history": history, "best_epoch": best_epoch, "best": sign * best if best_state is not None else None}

@@ -1,0 +1,70 @@
+"""SimMTM's objective: reconstruction, constraint, and how the two are combined (Sec. 3.4).
+
+The loss terms are pure functions; the combinations are small modules (one of them learns
+its weights). Legend: R rows (originals and views), N series rows per view.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from simmtm.similarity import exclude_self_logits, positive_mask
+
+
+def reconstruction_loss(reconstruction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean squared error between the rebuilt originals and the ORIGINAL (unmasked) series
+    (Eq. 5). Both ``[B, L, C]``; the target is not differentiated."""
+    if reconstruction.shape != target.shape:
+        raise ValueError(f"reconstruction {tuple(reconstruction.shape)} and target {tuple(target.shape)} differ")
+    return F.mse_loss(reconstruction.float(), target.detach().float())
+
+
+def constraint_loss(similarity: torch.Tensor, n_series: int, temperature: float) -> torch.Tensor:
+    """Series-wise constraint with multiple positives (Eq. 6).
+
+    For every row i, with ``p_ij = softmax_{j != i}(sim_ij / tau)``, the loss is
+    ``mean_i [ -sum_{j in pos(i)} log p_ij ]`` where pos(i) are the other views of the same
+    series. This equals the official ``KLDivLoss(reduction='batchmean')`` between
+    ``log_softmax(logits / tau)`` and the 0/1 positive target.
+
+    Args:
+        similarity: cosine similarities ``[R, R]``.
+        n_series: N, the number of rows per view (``R = (M+1) * N``).
+        temperature: tau.
+    """
+    log_p = torch.log_softmax(exclude_self_logits(similarity.float(), temperature), dim=1)  # [R, R]
+    positives = positive_mask(similarity.shape[0], n_series, similarity.device)  # [R, R]
+    # The diagonal holds -inf, never a positive: select rather than multiply (0 * -inf = nan).
+    return -torch.where(positives, log_p, torch.zeros_like(log_p)).sum(dim=1).mean()
+
+
+class FixedWeightedLoss(nn.Module):
+    """The paper's combination ``L_rec + lambda * L_con`` (Eq. 7)."""
+
+    def __init__(self, constraint_weight: float = 0.1):
+        super().__init__()
+        self.constraint_weight = float(constraint_weight)
+
+    def forward(self, loss_rec: torch.Tensor, loss_con: torch.Tensor) -> torch.Tensor:
+        return loss_rec + self.constraint_weight * loss_con
+
+
+class AutomaticWeightedLoss(nn.Module):
+    """The official code's learned weighting (Liebel & Koerner, 2018):
+    ``sum_i 0.5 / sigma_i^2 * L_i + log(1 + sigma_i^2)``, with ``sigma_i`` initialised to 1.
+
+    This is what thuml/SimMTM trains with, so it is the default here; ``FixedWeightedLoss``
+    gives the paper's written form.
+    """
+
+    def __init__(self, n_losses: int = 2):
+        super().__init__()
+        self.sigma = nn.Parameter(torch.ones(n_losses))
+
+    def forward(self, *losses: torch.Tensor) -> torch.Tensor:
+        if len(losses) != self.sigma.numel():
+            raise ValueError(f"expected {self.sigma.numel()} losses, got {len(losses)}")
+        stacked = torch.stack([loss.float() for loss in losses])  # [n_losses]
+        var = self.sigma.float() ** 2
+        return (0.5 / var * stacked + torch.log1p(var)).sum()

@@ -1,0 +1,148 @@
+"""SimMTM (Dong et al., NeurIPS 2023) and the fine-tuning models that reuse its encoder.
+
+Legend: B batch, L length, C channels, M views, K representation rows per series
+(C for channel-independent encoders, 1 otherwise), T representation steps, D width,
+R = (M+1)*B*K rows entering the series-wise similarity, P projector width.
+
+Every public ``forward`` takes series ``[B, L, C]`` (time first, channels last). Data in the
+``[B, C, L]`` layout of TF-C ``.pt`` files is converted once, at loading, with
+:func:`simmtm.data.channels_last`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn as nn
+
+from simmtm.losses import AutomaticWeightedLoss, constraint_loss, reconstruction_loss
+from simmtm.masking import mask_views
+from simmtm.normalization import InstanceNorm
+from simmtm.similarity import aggregate, cosine_similarity_matrix
+from simmtm.validation import check_positive, check_series
+
+
+@dataclass
+class SimMTMOutput:
+    """What one pre-training forward returns.
+
+    loss: the total objective; loss_rec / loss_con: its two parts (Eq. 5, 6);
+    reconstruction: rebuilt originals ``[B, L, C]``; mask: ``[(M+1)*B, L, C]`` (1 = observed).
+    With ``return_matrices=True``: similarity ``[R, R]`` and the aggregation weights of the
+    original rows ``[B*K, R]``.
+    """
+
+    loss: torch.Tensor
+    loss_rec: torch.Tensor
+    loss_con: torch.Tensor
+    reconstruction: torch.Tensor
+    mask: torch.Tensor
+    similarity: torch.Tensor | None = None
+    weights: torch.Tensor | None = None
+
+
+class SimMTM(nn.Module):
+    """Masked pre-training by series-wise similarity and point-wise aggregation.
+
+    ``forward(x)``: mask ``n_views`` copies of every series, encode originals and views,
+    project to series-wise vectors, rebuild each ORIGINAL's point-wise representation from
+    all other rows weighted by softmax(similarity / tau), decode, and score the rebuilt
+    originals against the originals (reconstruction) plus the constraint loss that pulls
+    the views of one series together.
+
+    Args:
+        encoder: ``[N, L, C] -> [N, K, T, D]`` (see :mod:`simmtm.encoders`).
+        projector: ``[R, T, D] -> [R, P]``.
+        decoder: ``[B, K, T, D] -> [B, L, C]``.
+        n_views: masked views per series (M; 3 in the paper).
+        mask_ratio, mean_span, mask_kind: see :func:`simmtm.masking.make_masks`.
+        temperature: tau for both similarity softmaxes (0.2 in the paper).
+        weighting: combines ``(loss_rec, loss_con)``; default the official learned weighting.
+        norm: optional :class:`~simmtm.normalization.InstanceNorm` (the forecasting setup:
+            statistics over observed points, reconstruction de-normalised before the loss).
+    """
+
+    def __init__(self, encoder: nn.Module, projector: nn.Module, decoder: nn.Module, *,
+                 n_views: int = 3, mask_ratio: float = 0.5, mean_span: float = 3.0,
+                 mask_kind: str = "geometric", temperature: float = 0.2,
+                 weighting: nn.Module | None = None, norm: InstanceNorm | None = None):
+        super().__init__()
+        if not isinstance(n_views, int) or n_views < 1:
+            raise ValueError(f"n_views must be an integer >= 1, got {n_views!r}")
+        check_positive("temperature", temperature)
+        self.encoder, self.projector, self.decoder = encoder, projector, decoder
+        self.weighting = weighting if weighting is not None else AutomaticWeightedLoss(2)
+        self.norm = norm
+        self.n_views, self.mask_ratio, self.mean_span, self.mask_kind = n_views, mask_ratio, mean_span, mask_kind
+        self.temperature = temperature
+
+    def forward(self, x: torch.Tensor, *, mask: torch.Tensor | None = None,
+                generator: torch.Generator | None = None, return_matrices: bool = False) -> SimMTMOutput:
+        """Pre-training objective on a batch ``x: [B, L, C]``.
+
+        ``mask`` (``[(M+1)*B, L, C]``, originals first) replaces the random masks, e.g. for
+        tests; otherwise masks are drawn with ``generator``.
+        """
+        check_series("x", x)
+        B = x.shape[0]
+        if mask is None:
+            x_all, mask = mask_views(x, self.n_views, self.mask_ratio, self.mean_span, self.mask_kind,
+                                     generator=generator)  # [(M+1)*B, L, C]
+        else:
+            if mask.shape != (B * (self.n_views + 1), *x.shape[1:]):
+                raise ValueError(f"mask must be [(M+1)*B, L, C] = {[B * (self.n_views + 1), *x.shape[1:]]}, "
+                                 f"got {list(mask.shape)}")
+            x_all = x.repeat(self.n_views + 1, 1, 1) * mask
+        stats = None
+        if self.norm is not None:
+            x_all, stats = self.norm.normalize(x_all, mask)
+
+        z = self.encoder(x_all)  # [(M+1)*B, K, T, D]
+        _, K, T, D = z.shape
+        rows = z.reshape(-1, T, D)  # [R, T, D], row = view*B*K + b*K + k
+        s = self.projector(rows)  # [R, P]
+        similarity = cosine_similarity_matrix(s)  # [R, R]
+        loss_con = constraint_loss(similarity, B * K, self.temperature)
+        z_hat, weights = aggregate(similarity, rows, self.temperature, rows=B * K)  # [B*K, T, D], [B*K, R]
+        reconstruction = self.decoder(z_hat.view(B, K, T, D))  # [B, L, C]
+        if reconstruction.shape != x.shape:
+            raise ValueError(f"decoder output {tuple(reconstruction.shape)} does not match input {tuple(x.shape)}")
+        if stats is not None:
+            reconstruction = self.norm.denormalize(reconstruction, (stats[0][:B], stats[1][:B]))
+        loss_rec = reconstruction_loss(reconstruction, x)
+        loss = self.weighting(loss_rec, loss_con)
+        return SimMTMOutput(loss, loss_rec.detach(), loss_con.detach(), reconstruction, mask,
+                            similarity.detach() if return_matrices else None,
+                            weights.detach() if return_matrices else None)
+
+
+class Forecaster(nn.Module):
+    """Fine-tuning model for forecasting: (normalise) -> encoder -> head -> (de-normalise).
+
+    ``forward(x: [B, L, C]) -> [B, H, C]``; ``head`` maps ``[B, K, T, D] -> [B, H, C]``
+    (e.g. :class:`simmtm.heads.FlattenHead` with ``out_steps = H``).
+    """
+
+    def __init__(self, encoder: nn.Module, head: nn.Module, norm: InstanceNorm | None = None):
+        super().__init__()
+        self.encoder, self.head, self.norm = encoder, head, norm
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        check_series("x", x)
+        stats = None
+        if self.norm is not None:
+            x, stats = self.norm.normalize(x)
+        y = self.head(self.encoder(x))  # [B, H, C]
+        return self.norm.denormalize(y, stats) if stats is not None else y
+
+
+class Classifier(nn.Module):
+    """Fine-tuning model for classification: encoder -> head. ``[B, L, C] -> [B, n_classes]``."""
+
+    def __init__(self, encoder: nn.Module, head: nn.Module):
+        super().__init__()
+        self.encoder, self.head = encoder, head
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        check_series("x", x)
+        return self.head(self.encoder(x))

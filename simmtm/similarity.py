@@ -1,0 +1,85 @@
+"""Series-wise similarity and point-wise aggregation (SimMTM, Sec. 3.2-3.3, Eq. 3-4).
+
+Legend: R rows (originals and masked views, ``R = (M+1) * N``), N series rows per view,
+P projector width, T time steps of the point-wise representation, D its width.
+Row ordering follows :func:`simmtm.masking.mask_views`: rows ``r`` and ``r + k*N`` are views
+of the same series, so positives are the other rows with the same index modulo ``N``.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from simmtm.validation import check_positive
+
+
+def cosine_similarity_matrix(s: torch.Tensor) -> torch.Tensor:
+    """Cosine similarity between all rows of ``s`` (Eq. 3).
+
+    Args:
+        s: series-wise representations ``[R, P]``.
+
+    Returns:
+        ``[R, R]`` matrix with ``out[i, j] = <s_i, s_j> / (|s_i| |s_j|)``.
+    """
+    if s.dim() != 2:
+        raise ValueError(f"s must have shape [R, P], got {tuple(s.shape)}")
+    s = F.normalize(s, dim=1)  # [R, P]
+    return s @ s.T  # [R, R]
+
+
+def positive_mask(n_rows: int, n_series: int, device: torch.device | str | None = None) -> torch.Tensor:
+    """Boolean ``[R, R]`` matrix marking each row's positives: the rows with the same index
+    modulo ``n_series`` (its original and other views), the row itself excluded."""
+    if n_series < 1 or n_rows % n_series:
+        raise ValueError(f"n_rows ({n_rows}) must be a positive multiple of n_series ({n_series})")
+    idx = torch.arange(n_rows, device=device) % n_series
+    same = idx[:, None] == idx[None, :]  # [R, R]
+    return same & ~torch.eye(n_rows, dtype=torch.bool, device=device)
+
+
+def exclude_self_logits(similarity: torch.Tensor, temperature: float, rows: int | None = None) -> torch.Tensor:
+    """``similarity / temperature`` with each row's own entry set to -inf.
+
+    Args:
+        similarity: ``[R, R]``.
+        temperature: tau > 0.
+        rows: keep only the first ``rows`` rows (default: all), giving ``[rows, R]``.
+    """
+    check_positive("temperature", temperature)
+    rows = similarity.shape[0] if rows is None else rows
+    logits = similarity[:rows] / temperature  # [rows, R]
+    self_entry = torch.arange(rows, device=similarity.device)
+    return logits.index_put((self_entry, self_entry), torch.tensor(float("-inf"), device=logits.device, dtype=logits.dtype))
+
+
+def aggregation_weights(similarity: torch.Tensor, temperature: float, rows: int | None = None) -> torch.Tensor:
+    """Softmax of ``similarity / temperature`` over the other rows (Eq. 4): the weights with
+    which each series is rebuilt from the others. Each row sums to 1 and has a 0 diagonal.
+
+    Returns ``[rows, R]`` (``rows`` defaults to R)."""
+    return torch.softmax(exclude_self_logits(similarity, temperature, rows), dim=1)
+
+
+def aggregate(
+    similarity: torch.Tensor, z: torch.Tensor, temperature: float, rows: int | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Point-wise aggregation: rebuild each row's point-wise representation as the
+    similarity-weighted sum of the other rows' (Eq. 4), ``z_hat_i = sum_{j != i} w_ij z_j``.
+
+    Args:
+        similarity: series-wise similarity ``[R, R]``.
+        z: point-wise representations ``[R, ...]`` (e.g. ``[R, T, D]``).
+        temperature: tau (0.2 in the paper).
+        rows: rebuild only the first ``rows`` rows (the originals, whose reconstruction is the
+            loss). The result and its gradients for those rows are identical to the full
+            computation, at ``rows / R`` of the cost.
+
+    Returns:
+        ``(z_hat, weights)``: ``z_hat`` is ``[rows, ...]`` like ``z``, ``weights`` ``[rows, R]``.
+    """
+    if z.shape[0] != similarity.shape[0]:
+        raise ValueError(f"z has {z.shape[0]} rows but similarity is {tuple(similarity.shape)}")
+    weights = aggregation_weights(similarity, temperature, rows)  # [rows, R]
+    z_hat = weights @ z.reshape(z.shape[0], -1)  # [rows, T*D]
+    return z_hat.view(weights.shape[0], *z.shape[1:]), weights  # [rows, T, D]
