@@ -30,6 +30,12 @@ def _rows(encoder: nn.Module, cfg: SimMTMConfig) -> tuple[int, int, int, int]:
     return K, T, D, cfg.n_channels // K
 
 
+def _expected_channels(encoder: nn.Module, cfg: SimMTMConfig) -> int | None:
+    """Channel count inputs must have: any (None) for channel-independent encoders, which
+    serve every channel count (what makes cross-domain transfer work)."""
+    return None if getattr(encoder, "channel_independent", False) else cfg.n_channels
+
+
 def build_simmtm(cfg: SimMTMConfig) -> SimMTM:
     """A SimMTM pre-training model from a config."""
     encoder = build_encoder(cfg)
@@ -57,7 +63,8 @@ def build_simmtm(cfg: SimMTMConfig) -> SimMTM:
         raise ValueError(f"loss_weighting must be 'auto' or a number, got {cfg.loss_weighting!r}")
     return SimMTM(encoder, projector, decoder, n_views=cfg.n_views, mask_ratio=cfg.mask_ratio,
                   mean_span=cfg.mean_span, mask_kind=cfg.mask_kind, temperature=cfg.temperature,
-                  weighting=weighting, norm=InstanceNorm() if cfg.instance_norm else None)
+                  weighting=weighting, norm=InstanceNorm() if cfg.instance_norm else None,
+                  seq_len=cfg.seq_len, n_channels=_expected_channels(encoder, cfg))
 
 
 def build_forecaster(cfg: SimMTMConfig, horizon: int, encoder: nn.Module | None = None,
@@ -66,7 +73,9 @@ def build_forecaster(cfg: SimMTMConfig, horizon: int, encoder: nn.Module | None 
     encoder = encoder if encoder is not None else build_encoder(cfg)
     K, T, D, out_ch = _rows(encoder, cfg)
     head = FlattenHead(T, D, horizon, out_ch, dropout=head_dropout)
-    return Forecaster(encoder, head, InstanceNorm() if cfg.instance_norm else None)
+    n_channels = _expected_channels(encoder, cfg)
+    return Forecaster(encoder, head, InstanceNorm() if cfg.instance_norm else None,
+                      seq_len=cfg.seq_len, n_channels=n_channels)
 
 
 def build_classifier(cfg: SimMTMConfig, n_classes: int, encoder: nn.Module | None = None,
@@ -74,4 +83,5 @@ def build_classifier(cfg: SimMTMConfig, n_classes: int, encoder: nn.Module | Non
     """A classifier; pass a pre-trained ``encoder`` to fine-tune it."""
     encoder = encoder if encoder is not None else build_encoder(cfg)
     K, T, D, _ = _rows(encoder, cfg)
-    return Classifier(encoder, ClassificationHead(K * T * D, n_classes, hidden))
+    return Classifier(encoder, ClassificationHead(K * T * D, n_classes, hidden),
+                      seq_len=cfg.seq_len, n_channels=cfg.n_channels)

@@ -16,10 +16,10 @@ import torch
 import torch.nn as nn
 
 from simmtm.losses import AutomaticWeightedLoss, constraint_loss, reconstruction_loss
-from simmtm.masking import mask_views
+from simmtm.masking import MASK_KINDS, mask_views
 from simmtm.normalization import InstanceNorm
 from simmtm.similarity import aggregate, cosine_similarity_matrix
-from simmtm.validation import check_positive, check_series
+from simmtm.validation import check_positive, check_probability, check_series
 
 
 @dataclass
@@ -60,21 +60,28 @@ class SimMTM(nn.Module):
         weighting: combines ``(loss_rec, loss_con)``; default the official learned weighting.
         norm: optional :class:`~simmtm.normalization.InstanceNorm` (the forecasting setup:
             statistics over observed points, reconstruction de-normalised before the loss).
+        seq_len, n_channels: if given, inputs are checked against them (clear errors instead
+            of a shape mismatch deep inside a layer).
     """
 
     def __init__(self, encoder: nn.Module, projector: nn.Module, decoder: nn.Module, *,
                  n_views: int = 3, mask_ratio: float = 0.5, mean_span: float = 3.0,
                  mask_kind: str = "geometric", temperature: float = 0.2,
-                 weighting: nn.Module | None = None, norm: InstanceNorm | None = None):
+                 weighting: nn.Module | None = None, norm: InstanceNorm | None = None,
+                 seq_len: int | None = None, n_channels: int | None = None):
         super().__init__()
         if not isinstance(n_views, int) or n_views < 1:
             raise ValueError(f"n_views must be an integer >= 1, got {n_views!r}")
         check_positive("temperature", temperature)
+        check_probability("mask_ratio", mask_ratio)
+        if mask_kind not in MASK_KINDS:
+            raise ValueError(f"mask_kind must be one of {MASK_KINDS}, got {mask_kind!r}")
         self.encoder, self.projector, self.decoder = encoder, projector, decoder
         self.weighting = weighting if weighting is not None else AutomaticWeightedLoss(2)
         self.norm = norm
         self.n_views, self.mask_ratio, self.mean_span, self.mask_kind = n_views, mask_ratio, mean_span, mask_kind
         self.temperature = temperature
+        self.seq_len, self.n_channels = seq_len, n_channels
 
     def forward(self, x: torch.Tensor, *, mask: torch.Tensor | None = None,
                 generator: torch.Generator | None = None, return_matrices: bool = False) -> SimMTMOutput:
@@ -83,7 +90,7 @@ class SimMTM(nn.Module):
         ``mask`` (``[(M+1)*B, L, C]``, originals first) replaces the random masks, e.g. for
         tests; otherwise masks are drawn with ``generator``.
         """
-        check_series("x", x)
+        check_series("x", x, channels=self.n_channels, length=self.seq_len)
         B = x.shape[0]
         if mask is None:
             x_all, mask = mask_views(x, self.n_views, self.mask_ratio, self.mean_span, self.mask_kind,
@@ -123,12 +130,14 @@ class Forecaster(nn.Module):
     (e.g. :class:`simmtm.heads.FlattenHead` with ``out_steps = H``).
     """
 
-    def __init__(self, encoder: nn.Module, head: nn.Module, norm: InstanceNorm | None = None):
+    def __init__(self, encoder: nn.Module, head: nn.Module, norm: InstanceNorm | None = None, *,
+                 seq_len: int | None = None, n_channels: int | None = None):
         super().__init__()
         self.encoder, self.head, self.norm = encoder, head, norm
+        self.seq_len, self.n_channels = seq_len, n_channels
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_series("x", x)
+        check_series("x", x, channels=self.n_channels, length=self.seq_len)
         stats = None
         if self.norm is not None:
             x, stats = self.norm.normalize(x)
@@ -139,10 +148,12 @@ class Forecaster(nn.Module):
 class Classifier(nn.Module):
     """Fine-tuning model for classification: encoder -> head. ``[B, L, C] -> [B, n_classes]``."""
 
-    def __init__(self, encoder: nn.Module, head: nn.Module):
+    def __init__(self, encoder: nn.Module, head: nn.Module, *, seq_len: int | None = None,
+                 n_channels: int | None = None):
         super().__init__()
         self.encoder, self.head = encoder, head
+        self.seq_len, self.n_channels = seq_len, n_channels
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_series("x", x)
+        check_series("x", x, channels=self.n_channels, length=self.seq_len)
         return self.head(self.encoder(x))
