@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from simmtm.masking import geometric_mask, head_mask, make_masks, mask_views, random_mask, tail_mask
+from simmtm.masking import _spans_needed, geometric_mask, head_mask, make_masks, mask_views, random_mask, tail_mask
 
 
 def run_lengths(row: np.ndarray, value: int) -> list[int]:
@@ -27,7 +27,7 @@ def official_chain(length: int, lm: float, ratio: float, rng: np.random.Generato
     return keep
 
 
-@pytest.mark.parametrize("ratio,lm", [(0.5, 3.0), (0.3, 3.0), (0.7, 5.0)])
+@pytest.mark.parametrize("ratio,lm", [(0.5, 3.0), (0.3, 3.0), (0.7, 5.0), (0.1, 3.0)])
 def test_geometric_ratio_and_span_lengths(generator, ratio, lm):
     m = geometric_mask(400, 2000, ratio, lm, generator=generator).numpy()
     assert set(np.unique(m)) <= {0.0, 1.0}
@@ -126,3 +126,16 @@ def test_bad_arguments_raise_value_error_naming_them(kwargs, name):
 def test_bad_series_raise(x, match):
     with pytest.raises(ValueError, match=match):
         make_masks(x, 2)
+
+
+@pytest.mark.parametrize("length,ratio,lm", [(336, 0.5, 3.0), (336, 0.1, 3.0), (96, 0.7, 5.0), (5000, 0.5, 3.0), (12, 0.5, 1.0)])
+def test_enough_spans_are_drawn_to_cover_every_series(length, ratio, lm):
+    lk = lm * (1 - ratio) / ratio
+    k = _spans_needed(length, lm, lk)
+    assert k <= length
+    rng = np.random.default_rng(0)
+    n = 5000
+    masked_first = rng.random(n) < ratio
+    means = np.where((np.arange(k)[None, :] % 2 == 0) == masked_first[:, None], lm, lk)
+    total = rng.geometric(1 / means).sum(1)
+    assert total.min() >= length
