@@ -22,9 +22,10 @@ def plot_reconstruction(x: torch.Tensor, reconstruction: torch.Tensor, mask: tor
         ax.plot(x[i, :, channel], color="black", lw=1.2, label="original")
         ax.plot(rec[i, :, channel], color="tab:red", lw=1.2, label="reconstruction")
         if mask is not None:
-            m = _np(mask)[len(x) + i, :, channel]  # first masked view of series i
-            for t in np.flatnonzero(m == 0):
-                ax.axvspan(t - 0.5, t + 0.5, color="tab:blue", alpha=0.12, lw=0)
+            hidden = _np(mask)[len(x) + i, :, channel] == 0  # first masked view of series i
+            edges = np.flatnonzero(np.diff(np.concatenate([[False], hidden, [False]]).astype(int)))
+            for start, end in zip(edges[::2], edges[1::2]):  # one shaded band per masked span
+                ax.axvspan(start - 0.5, end - 0.5, color="tab:blue", alpha=0.12, lw=0)
         ax.set_ylabel(f"series {i}")
     axes[0, 0].legend(loc="upper right", fontsize=8)
     axes[-1, 0].set_xlabel("time step" + ("  (shaded: masked in view 1)" if mask is not None else ""))
