@@ -15,8 +15,8 @@ def build_encoder(cfg: SimMTMConfig) -> nn.Module:
     """The encoder named by ``cfg.encoder`` for ``cfg.n_channels`` input channels."""
     enc = cfg.encoder
     if isinstance(enc, TransformerConfig):
-        return ChannelIndependentTransformer(enc.d_model, enc.n_heads, enc.n_layers, enc.d_ff,
-                                             enc.dropout, enc.attn_dropout, max_len=max(cfg.seq_len, 5000))
+        return ChannelIndependentTransformer(enc.d_model, enc.n_heads, enc.n_layers, enc.d_ff, enc.dropout,
+                                             enc.attn_dropout, max_len=max(cfg.seq_len, 5000), patch_len=enc.patch_len)
     if isinstance(enc, CNNConfig):
         return TFCEncoder(cfg.n_channels, enc.channels, enc.kernel_sizes, enc.strides, enc.dropouts)
     if isinstance(enc, ResNetConfig):
@@ -47,10 +47,10 @@ def build_simmtm(cfg: SimMTMConfig) -> SimMTM:
     else:
         raise ValueError(f"projector must be 'flatten' or 'pooled', got {cfg.projector!r}")
     if cfg.decoder == "pointwise":
-        if T != cfg.seq_len:
-            raise ValueError(f"decoder='pointwise' needs one representation per step (T={T}, L={cfg.seq_len}); "
+        if cfg.seq_len % T:
+            raise ValueError(f"decoder='pointwise' needs tokens of whole steps (T={T}, L={cfg.seq_len}); "
                              "use decoder='flatten' with this encoder")
-        decoder = PointwiseDecoder(D, out_ch)
+        decoder = PointwiseDecoder(D, out_ch, steps_per_token=cfg.seq_len // T)
     elif cfg.decoder == "flatten":
         decoder = FlattenHead(T, D, cfg.seq_len, out_ch)
     else:

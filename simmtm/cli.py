@@ -1,13 +1,55 @@
-"""Command line: ``python -m simmtm <command>``."""
+"""Command line: ``python -m simmtm <command>`` (demo, presets, download, pretrain, finetune, study)."""
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
+from dataclasses import replace
+
+import torch
+
+AMP = {"none": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def _config(args):
+    from simmtm.config import get_preset
+
+    cfg = get_preset(args.preset)
+    enc = cfg.encoder
+    if getattr(args, "patch_len", None) is not None:
+        enc = replace(enc, patch_len=args.patch_len)
+    overrides = {k: v for k, v in (("seq_len", args.seq_len), ("batch_size", args.batch_size), ("lr", args.lr),
+                                   ("n_views", getattr(args, "n_views", None))) if v is not None}
+    return replace(cfg, encoder=enc, **overrides)
+
+
+def _data(name, root, seq_len, features="M"):
+    from simmtm.data.forecasting import load_forecasting
+
+    return load_forecasting(name, root, seq_len=seq_len, features=features)
+
+
+def _common(p, *, preset_default="ETTm1"):
+    p.add_argument("--preset", default=preset_default, help="configuration preset (python -m simmtm presets)")
+    p.add_argument("--data", default=None, help="dataset name (ETTh1, ETTm1, Weather, ...) or CSV path; default: the preset's")
+    p.add_argument("--root", default="data", help="data folder for dataset names")
+    p.add_argument("--features", default="M", choices=["M", "S"], help="M: all channels, S: the target only")
+    p.add_argument("--seq-len", type=int, default=None)
+    p.add_argument("--patch-len", type=int, default=None, help="patch tokens of P steps (1 = a token per step)")
+    p.add_argument("--batch-size", type=int, default=None)
+    p.add_argument("--lr", type=float, default=None)
+    p.add_argument("--epochs", type=int, default=None)
+    p.add_argument("--max-windows", type=int, default=None, help="CPU budget: at most this many windows per split")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    p.add_argument("--amp", default="none", choices=list(AMP), help="autocast dtype (bf16 on CPU or CUDA, fp16 on CUDA)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-progress", action="store_true")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m simmtm", description="SimMTM masked time-series pre-training")
     sub = parser.add_subparsers(dest="command", required=True)
+
     demo = sub.add_parser("demo", help="offline demo: pre-train + fine-tune on synthetic data (~1 min on CPU)")
     demo.add_argument("--out", default="results/demo", help="folder for the plot and checkpoint")
     demo.add_argument("--device", default="auto", help="auto, cpu or cuda")
@@ -15,9 +57,36 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--pretrain-epochs", type=int, default=2)
     demo.add_argument("--finetune-epochs", type=int, default=3)
     demo.add_argument("--no-progress", action="store_true", help="hide progress bars")
-    sub.add_parser("presets", help="list the named configuration presets")
-    args = parser.parse_args(argv)
 
+    sub.add_parser("presets", help="list the named configuration presets")
+
+    dl = sub.add_parser("download", help="fetch benchmark files into data/ with checksums")
+    dl.add_argument("names", nargs="+", help="dataset names (ETTh1, ETTh2, ETTm1, Weather)")
+    dl.add_argument("--root", default="data")
+    dl.add_argument("--force", action="store_true")
+
+    pre = sub.add_parser("pretrain", help="pre-train SimMTM on a forecasting dataset")
+    _common(pre)
+    pre.add_argument("--out", default=None, help="checkpoint path (default checkpoints/<data>_<preset>_pretrained.pt)")
+
+    ft = sub.add_parser("finetune", help="fine-tune a forecaster from a checkpoint (or random init)")
+    _common(ft)
+    ft.add_argument("--from", dest="source", default=None, help="pre-trained SimMTM checkpoint (omit for random init)")
+    ft.add_argument("--pred-len", type=int, nargs="+", default=[96, 192, 336, 720])
+    ft.add_argument("--patience", type=int, default=3)
+    ft.add_argument("--head-dropout", type=float, default=0.0)
+    ft.add_argument("--out", default=None, help="folder for fine-tuned checkpoints (default checkpoints/)")
+
+    st = sub.add_parser("study", help="pre-trained vs random init over seeds; writes a results table")
+    _common(st)
+    st.add_argument("--target", default=None, help="fine-tuning dataset (default: --data, i.e. in-domain)")
+    st.add_argument("--pred-len", type=int, nargs="+", default=[96])
+    st.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    st.add_argument("--finetune-epochs", type=int, default=10)
+    st.add_argument("--finetune-lr", type=float, default=1e-4)
+    st.add_argument("--out", default="results/forecasting.md")
+
+    args = parser.parse_args(argv)
     if args.command == "demo":
         from simmtm.demo import run_demo
 
@@ -29,6 +98,55 @@ def main(argv: list[str] | None = None) -> int:
         for name, cfg in PRESETS.items():
             print(f"{name:<16} L={cfg.seq_len:<4} C={cfg.n_channels:<3} encoder={cfg.encoder.kind:<12} "
                   f"views={cfg.n_views} lr={cfg.lr:g} batch={cfg.batch_size} epochs={cfg.epochs}")
+    elif args.command == "download":
+        from simmtm.data.download import download
+
+        for name in args.names:
+            for path in download(name, args.root, force=args.force):
+                print(f"{name}: {path} (sha256 verified)")
+    elif args.command == "pretrain":
+        from simmtm.forecasting import pretrain
+
+        cfg = _config(args)
+        data_name = args.data or args.preset
+        data = _data(data_name, args.root, cfg.seq_len, args.features)
+        out = args.out or f"checkpoints/{data.name}_{args.preset}_pretrained.pt"
+        pretrain(cfg, data, device=args.device, epochs=args.epochs, amp_dtype=AMP[args.amp],
+                 max_windows=args.max_windows, seed=args.seed, checkpoint=out, progress=not args.no_progress)
+        print(f"checkpoint: {out}")
+    elif args.command == "finetune":
+        from simmtm.checkpoint import load_pretrained_encoder
+        from simmtm.forecasting import finetune
+
+        if args.source:
+            encoder, cfg = load_pretrained_encoder(args.source)
+            if args.seq_len is not None and args.seq_len != cfg.seq_len:
+                cfg = replace(cfg, seq_len=args.seq_len)
+        else:
+            encoder, cfg = None, _config(args)
+        data = _data(args.data or args.preset, args.root, cfg.seq_len, args.features)
+        tag = "pretrained" if args.source else "random"
+        for horizon in args.pred_len:
+            import copy
+
+            result = finetune(cfg, data, horizon, encoder=copy.deepcopy(encoder) if encoder is not None else None,
+                              device=args.device, lr=args.lr or 1e-4, batch_size=args.batch_size or 32,
+                              epochs=args.epochs or 10, patience=args.patience, head_dropout=args.head_dropout,
+                              amp_dtype=AMP[args.amp], max_windows=args.max_windows, seed=args.seed,
+                              checkpoint=f"{args.out or 'checkpoints'}/{data.name}_H{horizon}_{tag}.pt",
+                              progress=not args.no_progress)
+            print(f"{data.name} H={horizon} ({tag}): test MSE {result['test']['mse']:.4f} MAE {result['test']['mae']:.4f} "
+                  f"(best epoch {result['best_epoch']}, {result['seconds']:.0f}s)")
+    elif args.command == "study":
+        from simmtm.forecasting import study
+
+        cfg = _config(args)
+        source = _data(args.data or args.preset, args.root, cfg.seq_len, args.features)
+        target = _data(args.target, args.root, cfg.seq_len, args.features) if args.target else source
+        study(cfg, source, target, args.pred_len, args.seeds, out=args.out, pretrain_epochs=args.epochs or cfg.epochs,
+              finetune_epochs=args.finetune_epochs, lr=args.finetune_lr, batch_size=args.batch_size or 32,
+              max_windows=args.max_windows, device=args.device, progress=not args.no_progress,
+              command="python -m simmtm " + shlex.join(argv if argv is not None else sys.argv[1:]))
     return 0
 
 

@@ -21,6 +21,7 @@ class TransformerConfig:
     d_ff: int = 64
     dropout: float = 0.1
     attn_dropout: float = 0.0  # official: = dropout; 0 keeps the fused attention kernel
+    patch_len: int = 1  # 1 = a token per time step (official); P > 1 = patch tokens of P steps
     kind: Literal["transformer"] = "transformer"
 
 

@@ -40,6 +40,22 @@ class TokenEmbedding(nn.Module):
         return self.conv(x.transpose(1, 2)).transpose(1, 2)
 
 
+class PatchEmbedding(nn.Module):
+    """Non-overlapping patches of ``patch_len`` steps, each projected to ``d_model`` (PatchTST-style
+    tokens): ``[N, L, 1] -> [N, L / patch_len, D]``. Masks still act on single time steps."""
+
+    def __init__(self, patch_len: int, d_model: int):
+        super().__init__()
+        self.patch_len = patch_len
+        self.proj = nn.Linear(patch_len, d_model)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        N, L, F_ = x.shape
+        if L % self.patch_len:
+            raise ValueError(f"series length {L} is not a multiple of patch_len {self.patch_len}")
+        return self.proj(x.reshape(N, L // self.patch_len, self.patch_len * F_))  # [N, L/P, D]
+
+
 class MultiHeadSelfAttention(nn.Module):
     """Self-attention through ``F.scaled_dot_product_attention`` (fused kernels).
 
@@ -83,17 +99,22 @@ class ChannelIndependentTransformer(nn.Module):
     """The official SimMTM forecasting encoder, shared by all channels.
 
     ``[N, L, C] -> [N*C, L, 1]`` (channels folded into the batch) -> token embedding +
-    sinusoidal positions -> ``n_layers`` post-LN layers -> final LayerNorm -> ``[N, C, L, D]``.
-    Input normalisation is not done here: see :mod:`simmtm.normalization`.
+    sinusoidal positions -> ``n_layers`` post-LN layers -> final LayerNorm -> ``[N, C, T, D]``.
+    With ``patch_len = 1`` (official) every time step is a token (T = L, circular Conv1d
+    embedding); with ``patch_len = P > 1`` tokens are patches of P steps (T = L / P), which
+    cuts attention cost by P^2. Input normalisation is not done here: see
+    :mod:`simmtm.normalization`.
     """
 
     channel_independent = True
 
     def __init__(self, d_model: int = 32, n_heads: int = 8, n_layers: int = 2, d_ff: int = 64,
-                 dropout: float = 0.1, attn_dropout: float = 0.0, max_len: int = 5000):
+                 dropout: float = 0.1, attn_dropout: float = 0.0, max_len: int = 5000, patch_len: int = 1):
         super().__init__()
-        self.d_model = d_model
-        self.embedding = TokenEmbedding(1, d_model)
+        if patch_len < 1:
+            raise ValueError(f"patch_len must be >= 1, got {patch_len}")
+        self.d_model, self.patch_len = d_model, patch_len
+        self.embedding = TokenEmbedding(1, d_model) if patch_len == 1 else PatchEmbedding(patch_len, d_model)
         self.register_buffer("positions", sinusoidal_positions(max_len, d_model), persistent=False)
         self.dropout = nn.Dropout(dropout)
         self.layers = nn.ModuleList(
@@ -102,13 +123,14 @@ class ChannelIndependentTransformer(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         N, L, C = x.shape
-        if L > self.positions.shape[0]:
-            raise ValueError(f"series length {L} exceeds max_len {self.positions.shape[0]}")
-        h = x.transpose(1, 2).reshape(N * C, L, 1)  # [N*C, L, 1]
-        h = self.dropout(self.embedding(h) + self.positions[:L])  # [N*C, L, D]
+        h = self.embedding(x.transpose(1, 2).reshape(N * C, L, 1))  # [N*C, T, D]
+        T = h.shape[1]
+        if T > self.positions.shape[0]:
+            raise ValueError(f"{T} tokens exceed max_len {self.positions.shape[0]}")
+        h = self.dropout(h + self.positions[:T])  # [N*C, T, D]
         for layer in self.layers:
             h = layer(h)
-        return self.norm(h).view(N, C, L, self.d_model)  # [N, C, L, D]
+        return self.norm(h).view(N, C, T, self.d_model)  # [N, C, T, D]
 
 
 # --------------------------------------------------------------------------- CNNs

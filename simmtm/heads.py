@@ -57,15 +57,19 @@ class PooledProjector(nn.Module):
 
 
 class PointwiseDecoder(nn.Module):
-    """Decode every step on its own with an MLP ``D -> ... -> out_channels`` (the official
-    forecasting decoder is ``Linear(D, 1)``). Needs ``T = L``. ``[N, K, T, D] -> [N, T, K*out]``."""
+    """Decode every token on its own with an MLP ``D -> ... -> steps_per_token * out_channels``
+    (the official forecasting decoder is ``Linear(D, 1)``; patch tokens of P steps use
+    ``steps_per_token = P``). ``[N, K, T, D] -> [N, T * steps_per_token, K*out]``."""
 
-    def __init__(self, in_dim: int, out_channels: int = 1, hidden: Sequence[int] = ()):
+    def __init__(self, in_dim: int, out_channels: int = 1, hidden: Sequence[int] = (), steps_per_token: int = 1):
         super().__init__()
-        self.net = mlp([in_dim, *hidden, out_channels], activation=nn.GELU)
+        self.steps, self.out_channels = steps_per_token, out_channels
+        self.net = mlp([in_dim, *hidden, steps_per_token * out_channels], activation=nn.GELU)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return rows_to_series(self.net(z))  # [N, K, T, c] -> [N, T, K*c]
+        N, K, T, _ = z.shape
+        y = self.net(z).view(N, K, T * self.steps, self.out_channels)  # [N, K, L, c]
+        return rows_to_series(y)  # [N, L, K*c]
 
 
 class FlattenHead(nn.Module):

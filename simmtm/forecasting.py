@@ -1,0 +1,146 @@
+"""Forecasting experiments: pre-train SimMTM on one dataset, fine-tune on another (or the same)
+for each horizon, evaluate on the test split once with the best-validation weights.
+
+Metrics are MSE / MAE on the standardized scale, over every predicted value (the usual
+benchmark protocol). ``study`` runs pre-trained vs random init over seeds and writes a table.
+"""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from torch.utils.data import Subset
+
+from simmtm.build import build_forecaster, build_simmtm
+from simmtm.checkpoint import save_checkpoint
+from simmtm.config import SimMTMConfig
+from simmtm.data.forecasting import ForecastingData
+from simmtm.engine import (evaluate_forecaster, evaluate_pretrain, fit, make_loader, make_optimizer,
+                           pretrain_one_epoch, resolve_device, train_one_epoch)
+
+
+def _subsample(ds, max_windows: int | None, seed: int):
+    """At most ``max_windows`` windows, evenly spaced (a CPU budget knob; None keeps all)."""
+    if max_windows is None or len(ds) <= max_windows:
+        return ds
+    return Subset(ds, np.linspace(0, len(ds) - 1, max_windows).round().astype(int).tolist())
+
+
+def pretrain(cfg: SimMTMConfig, data: ForecastingData, *, device: str = "auto", epochs: int | None = None,
+             amp_dtype: torch.dtype | None = None, max_windows: int | None = None, seed: int = 0,
+             checkpoint: str | Path | None = None, progress: bool = True, log=print) -> tuple[nn.Module, dict]:
+    """Pre-train SimMTM on the training windows of ``data``; keep the epoch with the lowest
+    validation loss (masks on validation are drawn from a fixed seed). Returns ``(model, fit result)``."""
+    if cfg.n_channels != data.n_channels:
+        cfg = replace(cfg, n_channels=data.n_channels)
+    dev = resolve_device(device)
+    torch.manual_seed(seed)
+    model = build_simmtm(cfg).to(dev)
+    train = _subsample(data.windows("train", seq_len=cfg.seq_len), max_windows, seed)
+    val = _subsample(data.windows("val", seq_len=cfg.seq_len), max_windows and max(max_windows // 4, 1), seed)
+    train_loader = make_loader(train, cfg.batch_size, shuffle=True, device=dev, drop_last=len(train) > cfg.batch_size, seed=seed)
+    val_loader = make_loader(val, 2 * cfg.batch_size, shuffle=False, device=dev)
+    optimizer = make_optimizer(model, cfg.lr, cfg.weight_decay)
+    masks = torch.Generator(device=dev).manual_seed(seed)
+    t0 = time.perf_counter()
+
+    def report(epoch, row):
+        log(f"[pretrain {data.name}] epoch {epoch}: train {row['train_loss']:.4f} (rec {row['train_loss_rec']:.4f}, "
+            f"con {row['train_loss_con']:.4f}) val {row['val_loss']:.4f} (rec {row['val_loss_rec']:.4f}) "
+            f"{time.perf_counter() - t0:.0f}s")
+
+    result = fit(model,
+                 lambda e: pretrain_one_epoch(model, train_loader, optimizer, dev, amp_dtype=amp_dtype,
+                                              generator=masks, progress=progress),
+                 lambda: evaluate_pretrain(model, val_loader, dev, amp_dtype=amp_dtype),
+                 epochs if epochs is not None else cfg.epochs, progress=progress, on_epoch_end=report)
+    result["seconds"] = time.perf_counter() - t0
+    if checkpoint is not None:
+        save_checkpoint(checkpoint, model, cfg, optimizer=optimizer, epoch=result["best_epoch"],
+                        metrics=result["history"][result["best_epoch"]], kind="simmtm", dataset=data.name)
+    return model, result
+
+
+def finetune(cfg: SimMTMConfig, data: ForecastingData, horizon: int, *, encoder: nn.Module | None = None,
+             device: str = "auto", lr: float = 1e-4, batch_size: int = 32, epochs: int = 10, patience: int = 3,
+             head_dropout: float = 0.0, amp_dtype: torch.dtype | None = None, max_windows: int | None = None,
+             seed: int = 0, checkpoint: str | Path | None = None, progress: bool = True, log=print) -> dict:
+    """Fine-tune a forecaster (from ``encoder`` if given, else random init) on ``data`` for
+    ``horizon`` steps: full fine-tuning, MSE loss, early stopping on validation MSE, then the
+    test split once with the best-validation weights. Returns metrics, history and timing."""
+    dev = resolve_device(device)
+    torch.manual_seed(seed)
+    cfg = replace(cfg, n_channels=data.n_channels)
+    model = build_forecaster(cfg, horizon, encoder=encoder, head_dropout=head_dropout).to(dev)
+    loaders = {
+        "train": make_loader(_subsample(data.windows("train", horizon, cfg.seq_len), max_windows, seed), batch_size,
+                             shuffle=True, device=dev, seed=seed),
+        "val": make_loader(_subsample(data.windows("val", horizon, cfg.seq_len), max_windows, seed), 4 * batch_size,
+                           shuffle=False, device=dev),
+        "test": make_loader(data.windows("test", horizon, cfg.seq_len), 4 * batch_size, shuffle=False, device=dev),
+    }
+    optimizer = make_optimizer(model, lr)
+    t0 = time.perf_counter()
+    result = fit(model,
+                 lambda e: train_one_epoch(model, loaders["train"], F.mse_loss, optimizer, dev, amp_dtype=amp_dtype,
+                                           progress=progress),
+                 lambda: evaluate_forecaster(model, loaders["val"], dev, amp_dtype=amp_dtype), epochs,
+                 monitor="mse", patience=patience, progress=progress,
+                 on_epoch_end=lambda e, r: log(f"[finetune {data.name} H={horizon}] epoch {e}: train {r['train_loss']:.4f} "
+                                               f"val mse {r['val_mse']:.4f} {time.perf_counter() - t0:.0f}s"))
+    test = evaluate_forecaster(model, loaders["test"], dev, amp_dtype=amp_dtype)  # once, best-validation weights
+    if checkpoint is not None:
+        save_checkpoint(checkpoint, model, cfg, optimizer=optimizer, epoch=result["best_epoch"], metrics=test,
+                        kind="forecaster", horizon=horizon, dataset=data.name)
+    return {"test": test, "best_epoch": result["best_epoch"], "val_mse": result["best"],
+            "history": result["history"], "seconds": time.perf_counter() - t0}
+
+
+def study(pre_cfg: SimMTMConfig, pre_data: ForecastingData, target: ForecastingData, horizons: list[int],
+          seeds: list[int], *, out: str | Path, pretrain_epochs: int, finetune_epochs: int, lr: float = 1e-4,
+          batch_size: int = 32, max_windows: int | None = None, device: str = "auto", progress: bool = False,
+          command: str = "") -> dict:
+    """Pre-trained vs random init, same fine-tuning budget, over ``seeds`` and ``horizons``.
+    Writes ``out`` (markdown) and ``out`` with ``.json`` (every number)."""
+    runs = []
+    for seed in seeds:
+        model, pre = pretrain(pre_cfg, pre_data, device=device, epochs=pretrain_epochs, max_windows=max_windows,
+                              seed=seed, progress=progress)
+        for horizon in horizons:
+            for init, encoder in (("SimMTM", model.encoder), ("random init", None)):
+                enc = None if encoder is None else _clone(encoder)
+                r = finetune(replace(pre_cfg, n_channels=target.n_channels), target, horizon, encoder=enc, device=device,
+                             lr=lr, batch_size=batch_size, epochs=finetune_epochs, max_windows=max_windows, seed=seed,
+                             progress=progress)
+                runs.append({"seed": seed, "horizon": horizon, "init": init, **r["test"], "best_epoch": r["best_epoch"],
+                             "finetune_seconds": r["seconds"], "pretrain_seconds": pre["seconds"]})
+                print(f"seed {seed} H={horizon} {init}: test MSE {r['test']['mse']:.4f} MAE {r['test']['mae']:.4f}")
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.with_suffix(".json").write_text(json.dumps({"command": command, "runs": runs}, indent=1))
+    out.write_text(_table(runs, pre_data.name, target.name, command))
+    return {"runs": runs}
+
+
+def _clone(module: nn.Module) -> nn.Module:
+    import copy
+
+    return copy.deepcopy(module)
+
+
+def _table(runs: list[dict], source: str, target: str, command: str) -> str:
+    lines = [f"### {source} -> {target}" if source != target else f"### {target} in-domain", "",
+             f"Command: `{command}`", "",
+             "| horizon | init | MSE (mean ± std) | MAE (mean ± std) | seeds |", "|---|---|---|---|---|"]
+    for horizon in sorted({r["horizon"] for r in runs}):
+        for init in ("SimMTM", "random init"):
+            rows = [r for r in runs if r["horizon"] == horizon and r["init"] == init]
+            mse, mae = np.array([r["mse"] for r in rows]), np.array([r["mae"] for r in rows])
+            lines.append(f"| {horizon} | {init} | {mse.mean():.4f} ± {mse.std():.4f} | {mae.mean():.4f} ± {mae.std():.4f} | {len(rows)} |")
+    return "\n".join(lines) + "\n"
