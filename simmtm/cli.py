@@ -41,7 +41,7 @@ def _common(p, *, preset_default="ETTm1"):
     p.add_argument("--epochs", type=int, default=None)
     p.add_argument("--max-windows", type=int, default=None, help="CPU budget: at most this many windows per split")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
-    p.add_argument("--amp", default="none", choices=list(AMP), help="autocast dtype (bf16 on CPU or CUDA, fp16 on CUDA)")
+    p.add_argument("--amp", default="none", choices=list(AMP), help="autocast dtype: bf16 (CPU or recent GPUs) or fp16 (CUDA, with loss scaling)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-progress", action="store_true")
 

@@ -54,6 +54,28 @@ def autocast(device: torch.device, dtype: torch.dtype | None):
     return torch.autocast(device.type, dtype=dtype) if dtype is not None else nullcontext()
 
 
+def grad_scaler(device: torch.device, amp_dtype: torch.dtype | None) -> torch.amp.GradScaler:
+    """Loss scaling for fp16 autocast (a no-op pass-through for fp32 and bf16)."""
+    return torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
+
+
+def _step(loss: torch.Tensor, model: nn.Module, optimizer: torch.optim.Optimizer,
+          scaler: torch.amp.GradScaler | None, grad_clip: float | None) -> None:
+    optimizer.zero_grad(set_to_none=True)
+    if scaler is None or not scaler.is_enabled():
+        loss.backward()
+        if grad_clip is not None:
+            nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+        optimizer.step()
+        return
+    scaler.scale(loss).backward()
+    if grad_clip is not None:
+        scaler.unscale_(optimizer)
+        nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+    scaler.step(optimizer)
+    scaler.update()
+
+
 def _inputs(batch) -> torch.Tensor:
     return batch[0] if isinstance(batch, (list, tuple)) else batch
 
@@ -61,9 +83,11 @@ def _inputs(batch) -> torch.Tensor:
 def pretrain_one_epoch(model: nn.Module, loader: DataLoader, optimizer: torch.optim.Optimizer,
                        device: torch.device, *, amp_dtype: torch.dtype | None = None,
                        grad_clip: float | None = None, generator: torch.Generator | None = None,
-                       progress: bool = True, log_every: int = 10, desc: str = "pretrain") -> dict[str, float]:
+                       scaler: torch.amp.GradScaler | None = None, progress: bool = True, log_every: int = 10,
+                       desc: str = "pretrain") -> dict[str, float]:
     """One pass of SimMTM pre-training. Returns the sample-weighted mean of ``loss``,
-    ``loss_rec`` and ``loss_con`` over the epoch."""
+    ``loss_rec`` and ``loss_con`` over the epoch. Pass ``scaler`` (:func:`grad_scaler`) with
+    fp16 autocast."""
     model.train()
     sums = torch.zeros(3, device=device)
     n = 0
@@ -72,11 +96,7 @@ def pretrain_one_epoch(model: nn.Module, loader: DataLoader, optimizer: torch.op
         x = _inputs(batch).to(device, non_blocking=True)
         with autocast(device, amp_dtype):
             out = model(x, generator=generator)
-        optimizer.zero_grad(set_to_none=True)
-        out.loss.backward()
-        if grad_clip is not None:
-            nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
-        optimizer.step()
+        _step(out.loss, model, optimizer, scaler, grad_clip)
         sums += torch.stack([out.loss.detach(), out.loss_rec, out.loss_con]).float() * len(x)
         n += len(x)
         if progress and step % log_every == 0:
@@ -104,7 +124,7 @@ def evaluate_pretrain(model: nn.Module, loader: DataLoader, device: torch.device
 
 def train_one_epoch(model: nn.Module, loader: DataLoader, loss_fn: Callable, optimizer: torch.optim.Optimizer,
                     device: torch.device, *, amp_dtype: torch.dtype | None = None, grad_clip: float | None = None,
-                    progress: bool = True, desc: str = "train") -> dict[str, float]:
+                    scaler: torch.amp.GradScaler | None = None, progress: bool = True, desc: str = "train") -> dict[str, float]:
     """One supervised epoch over ``(x, y)`` batches; returns the sample-weighted mean loss."""
     model.train()
     total, n = torch.zeros((), device=device), 0
@@ -112,11 +132,7 @@ def train_one_epoch(model: nn.Module, loader: DataLoader, loss_fn: Callable, opt
         x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
         with autocast(device, amp_dtype):
             loss = loss_fn(model(x).float(), y)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if grad_clip is not None:
-            nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
-        optimizer.step()
+        _step(loss, model, optimizer, scaler, grad_clip)
         total += loss.detach() * len(x)
         n += len(x)
     return {"loss": (total / max(n, 1)).item()}

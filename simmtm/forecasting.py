@@ -21,7 +21,7 @@ from simmtm.build import build_forecaster, build_simmtm
 from simmtm.checkpoint import save_checkpoint
 from simmtm.config import SimMTMConfig
 from simmtm.data.forecasting import ForecastingData
-from simmtm.engine import (evaluate_forecaster, evaluate_pretrain, fit, make_loader, make_optimizer,
+from simmtm.engine import (evaluate_forecaster, evaluate_pretrain, fit, grad_scaler, make_loader, make_optimizer,
                            pretrain_one_epoch, resolve_device, train_one_epoch)
 
 
@@ -48,6 +48,7 @@ def pretrain(cfg: SimMTMConfig, data: ForecastingData, *, device: str = "auto", 
     val_loader = make_loader(val, 2 * cfg.batch_size, shuffle=False, device=dev)
     optimizer = make_optimizer(model, cfg.lr, cfg.weight_decay)
     masks = torch.Generator(device=dev).manual_seed(seed)
+    scaler = grad_scaler(dev, amp_dtype)
     t0 = time.perf_counter()
 
     def report(epoch, row):
@@ -57,7 +58,7 @@ def pretrain(cfg: SimMTMConfig, data: ForecastingData, *, device: str = "auto", 
 
     result = fit(model,
                  lambda e: pretrain_one_epoch(model, train_loader, optimizer, dev, amp_dtype=amp_dtype,
-                                              generator=masks, progress=progress),
+                                              generator=masks, scaler=scaler, progress=progress),
                  lambda: evaluate_pretrain(model, val_loader, dev, amp_dtype=amp_dtype),
                  epochs if epochs is not None else cfg.epochs, progress=progress, on_epoch_end=report)
     result["seconds"] = time.perf_counter() - t0
@@ -73,7 +74,8 @@ def finetune(cfg: SimMTMConfig, data: ForecastingData, horizon: int, *, encoder:
              seed: int = 0, checkpoint: str | Path | None = None, progress: bool = True, log=print) -> dict:
     """Fine-tune a forecaster (from ``encoder`` if given, else random init) on ``data`` for
     ``horizon`` steps: full fine-tuning, MSE loss, early stopping on validation MSE, then the
-    test split once with the best-validation weights. Returns metrics, history and timing."""
+    test split once with the best-validation weights. Returns the test metrics, the fitted
+    ``model``, the history and timing."""
     dev = resolve_device(device)
     torch.manual_seed(seed)
     cfg = replace(cfg, n_channels=data.n_channels)
@@ -86,10 +88,11 @@ def finetune(cfg: SimMTMConfig, data: ForecastingData, horizon: int, *, encoder:
         "test": make_loader(data.windows("test", horizon, cfg.seq_len), 4 * batch_size, shuffle=False, device=dev),
     }
     optimizer = make_optimizer(model, lr)
+    scaler = grad_scaler(dev, amp_dtype)
     t0 = time.perf_counter()
     result = fit(model,
                  lambda e: train_one_epoch(model, loaders["train"], F.mse_loss, optimizer, dev, amp_dtype=amp_dtype,
-                                           progress=progress),
+                                           scaler=scaler, progress=progress),
                  lambda: evaluate_forecaster(model, loaders["val"], dev, amp_dtype=amp_dtype), epochs,
                  monitor="mse", patience=patience, progress=progress,
                  on_epoch_end=lambda e, r: log(f"[finetune {data.name} H={horizon}] epoch {e}: train {r['train_loss']:.4f} "
@@ -99,7 +102,7 @@ def finetune(cfg: SimMTMConfig, data: ForecastingData, horizon: int, *, encoder:
         save_checkpoint(checkpoint, model, cfg, optimizer=optimizer, epoch=result["best_epoch"], metrics=test,
                         kind="forecaster", horizon=horizon, dataset=data.name)
     return {"test": test, "best_epoch": result["best_epoch"], "val_mse": result["best"],
-            "history": result["history"], "seconds": time.perf_counter() - t0}
+            "history": result["history"], "seconds": time.perf_counter() - t0, "model": model}
 
 
 def study(pre_cfg: SimMTMConfig, pre_data: ForecastingData, target: ForecastingData, horizons: list[int],

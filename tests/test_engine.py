@@ -65,3 +65,24 @@ def test_resolve_device():
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="cuda"):
             resolve_device("cuda")
+
+
+def test_mixed_precision_steps_train(tmp_path):
+    """bf16 autocast on CPU (and the fp16 loss-scaling path, disabled on CPU) run and learn."""
+    from simmtm.engine import grad_scaler, train_one_epoch
+
+    torch.manual_seed(0)
+    x = torch.randn(64, 8, 1)
+    ds = LabelledSeries(x, (x[:, -1, 0] > 0).long())
+    model = nn.Sequential(nn.Flatten(), nn.Linear(8, 2))
+    opt = torch.optim.SGD(model.parameters(), lr=0.5)
+    device = torch.device("cpu")
+    loader = make_loader(ds, 16, shuffle=True, seed=0)
+    scaler = grad_scaler(device, torch.bfloat16)
+    assert not scaler.is_enabled()
+    first = train_one_epoch(model, loader, torch.nn.functional.cross_entropy, opt, device,
+                            amp_dtype=torch.bfloat16, scaler=scaler, grad_clip=1.0, progress=False)["loss"]
+    for _ in range(5):
+        last = train_one_epoch(model, loader, torch.nn.functional.cross_entropy, opt, device,
+                               amp_dtype=torch.bfloat16, scaler=scaler, progress=False)["loss"]
+    assert last < first

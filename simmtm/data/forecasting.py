@@ -157,10 +157,33 @@ def load_forecasting(name_or_path: str | Path, root: str | Path | None = None, *
     if not np.isfinite(values).all():
         bad = int((~np.isfinite(values)).any(axis=1).sum())
         raise ValueError(f"{path} has {bad} rows with NaN or infinite values; impute them first")
-    borders = split_borders(len(values), split or scheme, seq_len)
+    return from_array(name, values, columns, seq_len=seq_len, split=split or scheme, scale=scale)
+
+
+def from_array(name: str, values: np.ndarray, columns: list[str] | None = None, *, seq_len: int = 336,
+               split: str = "ratio", scale: bool = True) -> ForecastingData:
+    """Split and scale an in-memory series ``[T, C]`` (e.g. synthetic data) like a CSV."""
+    values = np.asarray(values, dtype=np.float64)
+    if values.ndim != 2:
+        raise ValueError(f"values must be [T, C], got shape {values.shape}")
+    columns = columns or [f"c{i}" for i in range(values.shape[1])]
+    borders = split_borders(len(values), split, seq_len)
     train = values[borders["train"][0]:borders["train"][1]]
     mean = train.mean(0) if scale else np.zeros(len(columns))
     std = train.std(0) if scale else np.ones(len(columns))
     std = np.where(std > 0, std, 1.0)  # a constant training channel is left unscaled
     scaled = ((values - mean) / std).astype(np.float32)
     return ForecastingData(name, scaled, columns, borders, mean, std, seq_len)
+
+
+def find_root(name: str, candidates: tuple[str | Path, ...] = ("data", "../data", "../shared/data", "../../shared/data")
+              ) -> Path | None:
+    """The first folder among ``candidates`` (relative to the working directory) that holds
+    dataset ``name``, or None. Lets notebooks use data/ and fall back to a shared copy."""
+    spec = DATASETS.get(name)
+    if spec is None:
+        raise ValueError(f"unknown dataset {name!r}; known: {', '.join(DATASETS)}")
+    for root in candidates:
+        if (Path(root) / spec.path).is_file():
+            return Path(root)
+    return None

@@ -1,0 +1,50 @@
+import hashlib
+import http.server
+import threading
+from functools import partial
+
+import pytest
+
+from simmtm.data import download as dl
+
+
+@pytest.fixture
+def server(tmp_path):
+    (tmp_path / "www").mkdir()
+    payload = b"date,OT\n2020-01-01,1.0\n" * 1000
+    (tmp_path / "www" / "f.csv").write_bytes(payload)
+    handler = partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path / "www"))
+    handler.log_message = lambda *a, **k: None
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}/f.csv", hashlib.sha256(payload).hexdigest()
+    httpd.shutdown()
+
+
+def test_fetch_verifies_checksum(tmp_path, server):
+    url, digest = server
+    path = dl.fetch(url, tmp_path / "out" / "f.csv", digest, progress=False)
+    assert dl.sha256sum(path) == digest
+    with pytest.raises(ValueError, match="checksum mismatch"):
+        dl.fetch(url, tmp_path / "bad.csv", "0" * 64, progress=False)
+    assert not (tmp_path / "bad.csv").exists() and not (tmp_path / "bad.csv.part").exists()
+
+
+def test_offline_error_is_clear(tmp_path):
+    with pytest.raises(ConnectionError, match="offline"):
+        dl.fetch("http://127.0.0.1:9/none.csv", tmp_path / "x.csv", progress=False, timeout=5)
+
+
+def test_download_registry(tmp_path, monkeypatch, server):
+    url, digest = server
+    monkeypatch.setitem(dl.SOURCES, "Toy", [dl.RemoteFile(url, "toy/f.csv", digest)])
+    [path] = dl.download("Toy", tmp_path, progress=False)
+    assert path == tmp_path / "toy" / "f.csv"
+    path.write_text("tampered")
+    with pytest.raises(ValueError, match="sha256"):
+        dl.download("Toy", tmp_path, progress=False)
+    with pytest.raises(FileNotFoundError, match="Autoformer"):
+        dl.download("Weather", tmp_path, progress=False)
+    with pytest.raises(ValueError, match="no download source"):
+        dl.download("Traffic9", tmp_path)
