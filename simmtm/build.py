@@ -26,6 +26,9 @@ def build_encoder(cfg: SimMTMConfig) -> nn.Module:
 
 def _rows(encoder: nn.Module, cfg: SimMTMConfig) -> tuple[int, int, int, int]:
     """``(K, T, D, out_channels_per_row)`` for this encoder and config."""
+    expected = getattr(encoder, "in_channels", None)
+    if expected is not None and expected != cfg.n_channels:
+        raise ValueError(f"the encoder takes {expected} input channels but the data has {cfg.n_channels} channels")
     K, T, D = output_shape(encoder, cfg.seq_len, cfg.n_channels)
     return K, T, D, cfg.n_channels // K
 

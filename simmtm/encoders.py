@@ -152,6 +152,7 @@ class TFCEncoder(nn.Module):
         super().__init__()
         if not len(channels) == len(kernel_sizes) == len(strides) == len(dropouts):
             raise ValueError("channels, kernel_sizes, strides and dropouts must have the same length")
+        self.in_channels = in_channels
         blocks, c_in = [], in_channels
         for c_out, k, s, p in zip(channels, kernel_sizes, strides, dropouts):
             blocks.append(nn.Sequential(
@@ -198,6 +199,7 @@ class ResNet1D(nn.Module):
         super().__init__()
         if len(channels) != len(strides):
             raise ValueError("channels and strides must have the same length")
+        self.in_channels = in_channels
         blocks, c_in = [], in_channels
         for c_out, s in zip(channels, strides):
             blocks.append(ResidualBlock1D(c_in, c_out, kernel_sizes, s))
