@@ -86,6 +86,19 @@ def main(argv: list[str] | None = None) -> int:
     st.add_argument("--finetune-lr", type=float, default=1e-4)
     st.add_argument("--out", default="results/forecasting.md")
 
+    cl = sub.add_parser("classify", help="classification study: pre-trained vs random init over seeds")
+    cl.add_argument("--setting", required=True, choices=["epilepsy", "sleepeeg-epilepsy", "sleepeeg-gesture"])
+    cl.add_argument("--encoder", default="cnn", choices=["cnn", "resnet"])
+    cl.add_argument("--root", default="data", help="folder holding Epilepsy_UCI/, SleepEEG_subset/, Gesture_TFC/")
+    cl.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
+    cl.add_argument("--pretrain-epochs", type=int, default=10)
+    cl.add_argument("--finetune-epochs", type=int, default=100)
+    cl.add_argument("--lr", type=float, default=1e-4, help="fine-tuning learning rate")
+    cl.add_argument("--pretrain-once", action="store_true", help="pre-train with the first seed only")
+    cl.add_argument("--max-pretrain", type=int, default=None, help="CPU budget: at most this many pre-training windows")
+    cl.add_argument("--device", default="auto")
+    cl.add_argument("--out", default=None)
+
     args = parser.parse_args(argv)
     if args.command == "demo":
         from simmtm.demo import run_demo
@@ -137,6 +150,16 @@ def main(argv: list[str] | None = None) -> int:
                               progress=not args.no_progress)
             print(f"{data.name} H={horizon} ({tag}): test MSE {result['test']['mse']:.4f} MAE {result['test']['mae']:.4f} "
                   f"(best epoch {result['best_epoch']}, {result['seconds']:.0f}s)")
+    elif args.command == "classify":
+        from simmtm.classification import study as classification_study
+        from simmtm.config import get_preset
+
+        cfg = get_preset("Epilepsy-ResNet" if args.encoder == "resnet" else "Epilepsy")
+        classification_study(args.setting, args.root, cfg, args.seeds,
+                             out=args.out or f"results/classification_{args.setting}_{args.encoder}.md",
+                             pretrain_epochs=args.pretrain_epochs, finetune_epochs=args.finetune_epochs, lr=args.lr,
+                             pretrain_once=args.pretrain_once, max_pretrain=args.max_pretrain, device=args.device,
+                             command="python -m simmtm " + shlex.join(argv if argv is not None else sys.argv[1:]))
     elif args.command == "study":
         from simmtm.forecasting import study
 

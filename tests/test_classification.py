@@ -47,3 +47,17 @@ def test_bad_inputs(data, cfg):
     three = {k: (np.repeat(data[k][0], 3, axis=2), data[k][1]) for k in ("train", "val", "test")}
     with pytest.raises(ValueError, match="channels"):  # a 1-channel encoder on 3-channel data
         finetune(cfg, three, encoder=model.encoder, epochs=1, device="cpu")
+
+
+@pytest.mark.parametrize("setting", ["epilepsy", "sleepeeg-gesture"])
+def test_classify_cli_on_real_data(tmp_path, setting):
+    from conftest import shared_file
+    from simmtm.cli import main
+
+    root = shared_file("Epilepsy_UCI/epileptic_seizure_recognition.csv").parents[1]
+    shared_file("SleepEEG_subset/train.pt")
+    out = tmp_path / "r.md"
+    assert main(["classify", "--setting", setting, "--root", str(root), "--seeds", "0", "--pretrain-epochs", "1",
+                 "--finetune-epochs", "2", "--max-pretrain", "256", "--device", "cpu", "--out", str(out)]) == 0
+    table = out.read_text()
+    assert "| SimMTM fine-tune |" in table and "| random init |" in table and "of which a random 256" in table

@@ -48,3 +48,30 @@ def test_download_registry(tmp_path, monkeypatch, server):
         dl.download("Weather", tmp_path, progress=False)
     with pytest.raises(ValueError, match="no download source"):
         dl.download("Traffic9", tmp_path)
+
+
+def test_archive_extraction_and_verification(tmp_path, monkeypatch):
+    import zipfile
+
+    www = tmp_path / "www"
+    www.mkdir()
+    with zipfile.ZipFile(www / "set.zip", "w") as zf:
+        zf.writestr("train.pt", b"train-bytes")
+        zf.writestr("test.pt", b"test-bytes")
+    handler = partial(http.server.SimpleHTTPRequestHandler, directory=str(www))
+    handler.log_message = lambda *a, **k: None
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{httpd.server_address[1]}/set.zip"
+    good = dl.RemoteArchive(url, "Toy", {"train.pt": hashlib.sha256(b"train-bytes").hexdigest(), "test.pt": None})
+    monkeypatch.setitem(dl.TFC_SOURCES, "Toy", good)
+    with pytest.warns(UserWarning, match="no published checksum"):
+        paths = dl.download("Toy", tmp_path / "data", progress=False)
+    assert [p.read_bytes() for p in paths] == [b"train-bytes", b"test-bytes"]
+    bad = dl.RemoteArchive(url, "Bad", {"train.pt": "0" * 64})
+    with pytest.raises(ValueError, match="checksum mismatch for train.pt"):
+        dl.download_archive(bad, tmp_path / "data", progress=False)
+    assert not (tmp_path / "data" / "Bad" / "train.pt").exists()
+    with pytest.raises(ValueError, match="lacks"):
+        dl.download_archive(dl.RemoteArchive(url, "X", {"val.pt": None}), tmp_path / "data", progress=False)
+    httpd.shutdown()

@@ -37,6 +37,61 @@ SOURCES: dict[str, list[RemoteFile]] = {
 }
 
 
+@dataclass(frozen=True)
+class RemoteArchive:
+    """A zip whose members are extracted into ``folder``; members with a known sha256 are
+    verified, the others are reported as unverified (their upstream publishes no checksum)."""
+
+    url: str
+    folder: str
+    members: dict[str, str | None]
+
+
+_FIGSHARE = "https://figshare.com/ndownloader/articles/"
+
+# The TF-C datasets (mims-harvard/TFC-pretraining), as listed in its download script.
+TFC_SOURCES: dict[str, RemoteArchive] = {
+    "SleepEEG": RemoteArchive(_FIGSHARE + "19930178/versions/1", "SleepEEG", {"train.pt": None, "val.pt": None, "test.pt": None}),
+    "Epilepsy": RemoteArchive(_FIGSHARE + "19930199/versions/2", "Epilepsy", {
+        "train.pt": "8fa3a8838148a0c4bcd068a08347e8b21dda076b9d0d73b107ffb0e237c89a13",
+        "val.pt": "8074a0b89f798e6bae07306ea0cf6d5b1b2387f5f0c62d28f861c99c2bea9845", "test.pt": None}),
+    "FD-B": RemoteArchive(_FIGSHARE + "19930226/versions/1", "FD-B", {"train.pt": None, "val.pt": None, "test.pt": None}),
+    "Gesture": RemoteArchive(_FIGSHARE + "19930247/versions/1", "Gesture", {"train.pt": None, "val.pt": None, "test.pt": None}),
+    "EMG": RemoteArchive(_FIGSHARE + "19930250/versions/1", "EMG", {"train.pt": None, "val.pt": None, "test.pt": None}),
+}
+
+
+def download_archive(archive: RemoteArchive, root: str | Path = "data", *, progress: bool = True) -> list[Path]:
+    """Fetch a zip, extract the listed members into ``root/folder`` and verify them."""
+    import tempfile
+    import warnings
+    import zipfile
+
+    folder = Path(root) / archive.folder
+    with tempfile.TemporaryDirectory() as tmp:
+        zpath = fetch(archive.url, Path(tmp) / "archive.zip", None, progress=progress)
+        with zipfile.ZipFile(zpath) as zf:
+            names = {Path(n).name: n for n in zf.namelist() if not n.endswith("/")}
+            missing = [m for m in archive.members if m not in names]
+            if missing:
+                raise ValueError(f"{archive.url} lacks {missing}; it holds {sorted(names)}")
+            folder.mkdir(parents=True, exist_ok=True)
+            paths = []
+            for member, digest in archive.members.items():
+                dest = folder / member
+                with zf.open(names[member]) as src, open(dest.with_name(member + ".part"), "wb") as out:
+                    out.write(src.read())
+                got = sha256sum(dest.with_name(member + ".part"))
+                if digest is not None and got != digest:
+                    dest.with_name(member + ".part").unlink()
+                    raise ValueError(f"checksum mismatch for {member} of {archive.url}: expected {digest}, got {got}")
+                if digest is None:
+                    warnings.warn(f"{dest}: no published checksum to verify against (sha256 {got})")
+                os.replace(dest.with_name(member + ".part"), dest)
+                paths.append(dest)
+    return paths
+
+
 def sha256sum(path: str | Path, chunk: int = 1 << 20) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as f:
@@ -73,8 +128,13 @@ def fetch(url: str, dest: str | Path, sha256: str | None = None, *, progress: bo
 
 def download(name: str, root: str | Path = "data", *, progress: bool = True, force: bool = False) -> list[Path]:
     """Fetch (or verify, if already there) every file of dataset ``name`` into ``root``."""
+    if name in TFC_SOURCES:
+        folder = Path(root) / TFC_SOURCES[name].folder
+        if not force and all((folder / m).is_file() for m in TFC_SOURCES[name].members):
+            return [folder / m for m in TFC_SOURCES[name].members]
+        return download_archive(TFC_SOURCES[name], root, progress=progress)
     if name not in SOURCES:
-        raise ValueError(f"no download source for {name!r}; available: {', '.join(SOURCES)}")
+        raise ValueError(f"no download source for {name!r}; available: {', '.join([*SOURCES, *TFC_SOURCES])}")
     paths = []
     for remote in SOURCES[name]:
         dest = Path(root) / remote.path
