@@ -149,12 +149,21 @@ def _stratified_holdout(y: np.ndarray, fraction: float, seed: int) -> tuple[np.n
     return np.setdiff1d(np.arange(len(y)), held), np.sort(held)
 
 
+def standardize(reference: np.ndarray, *arrays: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Scale ``arrays`` ``[N, L, C]`` with the per-channel mean and std of ``reference``."""
+    mean = reference.mean(axis=(0, 1), keepdims=True)
+    std = reference.std(axis=(0, 1), keepdims=True) + 1e-8
+    return tuple(((a - mean) / std).astype(np.float32) for a in arrays)
+
+
 def benchmark_data(setting: str, root: str | Path, *, split_seed: int = 0, max_pretrain: int | None = None
                    ) -> tuple[np.ndarray, np.ndarray, dict[str, Split], str]:
     """``(pretrain_x, pretrain_val_x, finetune_splits, description)`` for a named setting.
 
-    Every window is z-scored on its own (SleepEEG_subset is raw microvolts, TF-C Epilepsy is
-    min-max scaled: a shared per-window normalisation is what makes transfer meaningful).
+    Scaling: each dataset is standardised with the mean and std of ITS OWN training windows
+    (one scalar pair per dataset and channel). Unlike per-window z-scoring this keeps amplitude,
+    which separates seizure from non-seizure EEG, and it puts raw-microvolt SleepEEG and the
+    Epilepsy EEG on a common scale for transfer.
 
     - ``epilepsy``: UCI Epileptic Seizure table, seizure vs not; test = every row of half of
       the 500 recordings; 60 train / 20 val balanced rows from the other half, which is also the
@@ -173,12 +182,14 @@ def benchmark_data(setting: str, root: str | Path, *, split_seed: int = 0, max_p
         raise ValueError(f"unknown setting {setting!r}; choose from {SETTINGS}")
     rng = np.random.default_rng(split_seed)
     if setting.startswith("sleepeeg"):
-        pre_x, _ = load_tfc_split(root / "SleepEEG_subset", "train", length=178, scaling="zscore")
-        pre_val, _ = load_tfc_split(root / "SleepEEG_subset", "val", length=178, scaling="zscore")
+        pre_x, _ = load_tfc_split(root / "SleepEEG_subset", "train", length=178)
+        pre_val, _ = load_tfc_split(root / "SleepEEG_subset", "val", length=178)
+        pre_x, pre_val = standardize(pre_x, pre_x, pre_val)
         pre_val = pre_val[rng.choice(len(pre_val), min(len(pre_val), 4096), replace=False)]
     if setting in ("epilepsy", "sleepeeg-epilepsy"):
-        x, y, recording = load_uci_epilepsy(root / "Epilepsy_UCI" / "epileptic_seizure_recognition.csv", "zscore")
+        x, y, recording = load_uci_epilepsy(root / "Epilepsy_UCI" / "epileptic_seizure_recognition.csv", "none")
         idx = uci_splits(y, recording, n_train=60, n_val=20, test_fraction=0.5, seed=split_seed)
+        (x,) = standardize(x[idx["pretrain"]], x)  # statistics of the non-test recordings only
         splits = {k: (x[idx[k]], y[idx[k]]) for k in ("train", "val", "test")}
         desc = (f"UCI Epileptic Seizure (seizure vs rest), split by recording: 60 train / 20 val balanced, "
                 f"test {len(idx['test'])} rows of 250 held-out recordings")
@@ -190,10 +201,11 @@ def benchmark_data(setting: str, root: str | Path, *, split_seed: int = 0, max_p
         else:
             desc += f"; pre-training on SleepEEG_subset train ({len(pre_x)} windows, first 178 points)"
     elif setting == "sleepeeg-gesture":
-        g = load_tfc(root / "Gesture_TFC", length=178, channels=[0], scaling="zscore")
-        (gx, gy) = g["train"]
+        g = load_tfc(root / "Gesture_TFC", length=178, channels=[0])
+        (gx, gy), (tx, ty) = g["train"], g["test"]
+        gx, tx = standardize(gx, gx, tx)
         tr, va = _stratified_holdout(gy, 0.2, split_seed)
-        splits = {"train": (gx[tr], gy[tr]), "val": (gx[va], gy[va]), "test": g["test"]}
+        splits = {"train": (gx[tr], gy[tr]), "val": (gx[va], gy[va]), "test": (tx, ty)}
         desc = (f"Gesture channel 0, first 178 points: {len(tr)} train / {len(va)} val (from train.pt) / "
                 f"{len(g['test'][1])} test; pre-training on SleepEEG_subset train ({len(pre_x)} windows)")
     if max_pretrain is not None and len(pre_x) > max_pretrain:  # a CPU budget knob, stated in the results

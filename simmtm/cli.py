@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import copy
 import shlex
 import sys
 from dataclasses import replace
@@ -140,8 +141,6 @@ def main(argv: list[str] | None = None) -> int:
         data = _data(args.data or args.preset, args.root, cfg.seq_len, args.features)
         tag = "pretrained" if args.source else "random"
         for horizon in args.pred_len:
-            import copy
-
             result = finetune(cfg, data, horizon, encoder=copy.deepcopy(encoder) if encoder is not None else None,
                               device=args.device, lr=args.lr or 1e-4, batch_size=args.batch_size or 32,
                               epochs=args.epochs or 10, patience=args.patience, head_dropout=args.head_dropout,

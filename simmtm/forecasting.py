@@ -6,6 +6,7 @@ benchmark protocol). ``study`` runs pre-trained vs random init over seeds and wr
 """
 from __future__ import annotations
 
+import copy
 import json
 import time
 from dataclasses import replace
@@ -117,7 +118,7 @@ def study(pre_cfg: SimMTMConfig, pre_data: ForecastingData, target: ForecastingD
                               seed=seed, progress=progress)
         for horizon in horizons:
             for init, encoder in (("SimMTM", model.encoder), ("random init", None)):
-                enc = None if encoder is None else _clone(encoder)
+                enc = None if encoder is None else copy.deepcopy(encoder)
                 r = finetune(replace(pre_cfg, n_channels=target.n_channels), target, horizon, encoder=enc, device=device,
                              lr=lr, batch_size=batch_size, epochs=finetune_epochs, max_windows=max_windows, seed=seed,
                              progress=progress)
@@ -129,12 +130,6 @@ def study(pre_cfg: SimMTMConfig, pre_data: ForecastingData, target: ForecastingD
     out.with_suffix(".json").write_text(json.dumps({"command": command, "runs": runs}, indent=1))
     out.write_text(_table(runs, pre_data.name, target.name, command))
     return {"runs": runs}
-
-
-def _clone(module: nn.Module) -> nn.Module:
-    import copy
-
-    return copy.deepcopy(module)
 
 
 def _table(runs: list[dict], source: str, target: str, command: str) -> str:
