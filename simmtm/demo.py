@@ -9,7 +9,6 @@ from dataclasses import replace
 from pathlib import Path
 
 import matplotlib.pyplot as plt
-import numpy as np
 import torch
 from torch.utils.data import Subset
 
@@ -17,19 +16,10 @@ from simmtm.build import build_forecaster, build_simmtm
 from simmtm.checkpoint import save_checkpoint
 from simmtm.config import get_preset
 from simmtm.data import SlidingWindows, synthetic_multivariate
+from simmtm.data.forecasting import from_array
 from simmtm.engine import (evaluate_forecaster, evaluate_pretrain, fit, make_loader, pretrain_one_epoch,
                            resolve_device, train_one_epoch)
 from simmtm.plotting import plot_reconstruction
-
-
-def _split_standardize(series: np.ndarray, train: float = 0.7, val: float = 0.1, seq_len: int = 96):
-    """Chronological 70/10/20 split; val/test start ``seq_len`` rows early so their first
-    window has a full input; the scaler is fit on the training rows only."""
-    n = len(series)
-    a, b = int(n * train), int(n * (train + val))
-    mean, std = series[:a].mean(0), series[:a].std(0) + 1e-8
-    z = (series - mean) / std
-    return z[:a], z[a - seq_len:b], z[b - seq_len:]
 
 
 def run_demo(out_dir: str | Path = "results/demo", *, horizon: int = 24, pretrain_epochs: int = 2,
@@ -46,7 +36,8 @@ def run_demo(out_dir: str | Path = "results/demo", *, horizon: int = 24, pretrai
     torch.manual_seed(seed)
     cfg = replace(get_preset("tiny"), seed=seed)
     L = cfg.seq_len
-    train, val, test = _split_standardize(synthetic_multivariate(6000, cfg.n_channels, periods=(24.0, 96.0), seed=seed), seq_len=L)
+    data = from_array("synthetic", synthetic_multivariate(6000, cfg.n_channels, periods=(24.0, 96.0), seed=seed), seq_len=L)
+    train, val, test = (data.split(s) for s in ("train", "val", "test"))  # 70/10/20, scaler fit on train
     print(f"synthetic series: {cfg.n_channels} channels; rows train/val/test = {len(train)}/{len(val) - L}/{len(test) - L}")
 
     # 1. Pre-train on input windows of the training rows.
