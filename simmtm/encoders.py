@@ -60,8 +60,11 @@ class MultiHeadSelfAttention(nn.Module):
     """Self-attention through ``F.scaled_dot_product_attention`` (fused kernels).
 
     ``attn_dropout`` drops attention weights as the official model does; it forces the
-    slower unfused path on CPU, so it defaults to 0 in our presets.
+    slower unfused path on CPU, so it defaults to 0 in our presets. ``kernel`` computes
+    ``[N, h, L, d]`` attention from q, k, v (swap it with :func:`simmtm.reference.attention_kernel`).
     """
+
+    kernel = staticmethod(F.scaled_dot_product_attention)
 
     def __init__(self, d_model: int, n_heads: int, attn_dropout: float = 0.0):
         super().__init__()
@@ -75,7 +78,14 @@ class MultiHeadSelfAttention(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         N, L, D = x.shape
         q, k, v = self.qkv(x).view(N, L, 3, self.n_heads, D // self.n_heads).permute(2, 0, 3, 1, 4)  # 3 x [N, h, L, D/h]
-        y = F.scaled_dot_product_attention(q, k, v, dropout_p=self.attn_dropout if self.training else 0.0)
+        p = self.attn_dropout if self.training else 0.0
+        if q.device.type == "cpu" and q.dtype in (torch.bfloat16, torch.float16):
+            # Under CPU autocast (or a half model): the CPU attention kernels are no faster in bf16 than in fp32 at
+            # any head size we measured (d = 4..64, L = 336), so attend in fp32 (also more exact).
+            with torch.autocast("cpu", enabled=False):
+                y = self.kernel(q.float(), k.float(), v.float(), dropout_p=p).to(q.dtype)
+        else:
+            y = self.kernel(q, k, v, dropout_p=p)  # [N, h, L, D/h]
         return self.out(y.transpose(1, 2).reshape(N, L, D))  # [N, L, D]
 
 

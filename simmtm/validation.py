@@ -5,7 +5,9 @@ import torch
 
 
 def check_series(name: str, x: torch.Tensor, *, channels: int | None = None, length: int | None = None) -> None:
-    """Check that ``x`` is a finite float tensor ``[B, L, C]`` (optionally with given C / L)."""
+    """Check that ``x`` is a float tensor ``[B, L, C]`` (optionally with given C / L) and, when it
+    is on the CPU, that it is finite. On an accelerator the finiteness check would force a
+    host-device sync every step, so it is left to the datasets (which check once, at loading)."""
     if not isinstance(x, torch.Tensor):
         raise ValueError(f"{name} must be a torch.Tensor of shape [B, L, C], got {type(x).__name__}")
     if x.dim() != 3:
@@ -18,7 +20,7 @@ def check_series(name: str, x: torch.Tensor, *, channels: int | None = None, len
         raise ValueError(f"{name} has length L={x.shape[1]} but the model expects L={length}")
     if channels is not None and x.shape[2] != channels:
         raise ValueError(f"{name} has C={x.shape[2]} channels but the model expects C={channels}")
-    if not torch.isfinite(x).all():
+    if x.device.type == "cpu" and not torch.isfinite(x).all():
         raise ValueError(f"{name} contains NaN or infinite values; impute or drop them first")
 
 

@@ -4,9 +4,8 @@ import torch
 from simmtm.build import build_classifier, build_forecaster, build_simmtm
 from simmtm.config import get_preset
 from simmtm.data import channels_last
-from simmtm.losses import constraint_loss, reconstruction_loss
 from simmtm.masking import mask_views
-from simmtm.similarity import aggregation_weights, cosine_similarity_matrix
+from simmtm.reference import reference_forward
 
 PRESET_CASES = [
     ("tiny", dict(seq_len=32, n_channels=2)),
@@ -27,26 +26,6 @@ def test_gradients_reach_every_trainable_parameter(name, overrides):
     assert out.reconstruction.shape == (6, cfg.seq_len, cfg.n_channels)
 
 
-def reference_forward(model, x, mask):
-    """The official computation, written out plainly: aggregate and decode ALL rows, then keep
-    the originals' reconstruction (what the fast path computes for the originals only)."""
-    B = x.shape[0]
-    x_all = x.repeat(model.n_views + 1, 1, 1) * mask
-    x_in, stats = model.norm.normalize(x_all, mask) if model.norm else (x_all, None)
-    z = model.encoder(x_in)
-    _, K, T, D = z.shape
-    rows = z.reshape(-1, T, D)
-    sim = cosine_similarity_matrix(model.projector(rows))
-    loss_con = constraint_loss(sim, B * K, model.temperature)
-    w = aggregation_weights(sim, model.temperature)  # all R rows
-    z_hat = (w @ rows.reshape(rows.shape[0], -1)).view(-1, K, T, D)
-    rec_all = model.decoder(z_hat)  # [(M+1)*B, L, C]
-    if stats is not None:
-        rec_all = model.norm.denormalize(rec_all, stats)
-    loss_rec = reconstruction_loss(rec_all[:B], x)
-    return model.weighting(loss_rec, loss_con), loss_rec, loss_con
-
-
 @pytest.mark.parametrize("name,overrides", PRESET_CASES[:1] + PRESET_CASES[2:3])
 def test_forward_equals_the_reference_computation(name, overrides):
     cfg = get_preset(name, **overrides)
@@ -55,10 +34,11 @@ def test_forward_equals_the_reference_computation(name, overrides):
     _, mask = mask_views(x, cfg.n_views, generator=torch.Generator().manual_seed(3))
     out = model(x, mask=mask)
     grads = torch.autograd.grad(out.loss, list(model.parameters()))
-    ref_loss, ref_rec, ref_con = reference_forward(model, x, mask)
-    ref_grads = torch.autograd.grad(ref_loss, list(model.parameters()))
-    assert torch.allclose(out.loss, ref_loss, atol=1e-5)
-    assert torch.allclose(out.loss_rec, ref_rec, atol=1e-6) and torch.allclose(out.loss_con, ref_con, atol=1e-5)
+    ref = reference_forward(model, x, mask)
+    ref_grads = torch.autograd.grad(ref.loss, list(model.parameters()))
+    assert torch.allclose(out.loss, ref.loss, atol=1e-5)
+    assert torch.allclose(out.loss_rec, ref.loss_rec, atol=1e-6)
+    assert torch.allclose(out.loss_con, ref.loss_con, atol=1e-5)
     for g, r in zip(grads, ref_grads):
         assert torch.allclose(g, r, atol=1e-5, rtol=1e-4)
 
