@@ -1,90 +1,185 @@
-"""One SimMTM pre-training step (forward, backward, optimizer) at the ETTm1 preset: batch 16,
-3 views, L = 336, 7 channels, d_model 32, 2 layers, 8 heads.
+"""One SimMTM pre-training step (forward, backward, Adam): our fast path against the reference
+path -- the official computation written plainly (:mod:`simmtm.reference`) -- in one process.
 
-Configurations: point tokens (official) and patch tokens (16 steps), fp32 and bf16 autocast,
-plus the official attention (dropout on the attention weights, which rules out the fused
-kernel) as the in-run baseline. Each configuration runs in its own process so that its peak
-memory (max RSS) is its own.
+Presets: ETTm1 (batch 16, 3 views, L = 336, 7 channels, d_model 32, 2 layers, 8 heads: 448 token
+sequences of 336 points) and Epilepsy (TF-C CNN, batch 32, L = 178). Paths:
 
-    python benchmarks/pretrain_step.py [--steps 3] [--only point-fp32 ...]
+- ``reference``: math attention with the official attention dropout (0.1) materialised, every
+  row aggregated and decoded, masks from the official per-element loop on the host;
+- ``reference-noattndrop``: the same with attention dropout 0 (our default), to separate the
+  speed of the computation from that modelling choice;
+- ``fast-fp32``, ``fast-bf16`` (CPU/CUDA autocast; attention stays fp32 on CPU, see
+  :class:`simmtm.encoders.MultiHeadSelfAttention`), ``fast-compile`` (``--compile``, torch.compile).
+
+For each: median step time (steps interleaved round-robin so that machine noise hits every path
+alike), series per second, GFLOP per step (``torch.utils.flop_counter``; the CPU flash-attention
+op is counted with PyTorch's SDPA formula), achieved GFLOP/s and its fraction of a plain large
+matmul timed in the same process (fp32 and bf16), peak memory (peak RSS of a fresh process
+running two steps of that path, minus its RSS before the first step; Linux), and the speedup over the
+reference.
+
+    python benchmarks/pretrain_step.py [--presets ETTm1 Epilepsy] [--steps 3] [--no-memory] [--compile]
 """
 from __future__ import annotations
 
 import argparse
 import json
-import resource
 import statistics
 import subprocess
 import sys
 import time
+from dataclasses import replace
 
-CONFIGS = {  # name: (patch_len, amp, attn_dropout)
-    "official-attention": (1, "none", 0.1),
-    "point-fp32": (1, "none", 0.0),
-    "point-bf16": (1, "bf16", 0.0),
-    "patch16-fp32": (16, "none", 0.0),
-    "patch16-bf16": (16, "bf16", 0.0),
-}
+import numpy as np
+import torch
+
+from simmtm import build_simmtm, get_preset
+from simmtm.engine import make_optimizer
+from simmtm.reference import reference_forward
+
+PATHS = ("reference", "reference-noattndrop", "fast-fp32", "fast-bf16", "fast-compile")
 
 
-def worker(patch_len: int, amp: str, attn_dropout: float, steps: int, warmup: int) -> dict:
-    from dataclasses import replace
+def official_config(name: str):
+    """The preset with the official attention dropout (= dropout) for the reference paths."""
+    cfg = get_preset(name)
+    if cfg.encoder.kind == "transformer":
+        return replace(cfg, encoder=replace(cfg.encoder, attn_dropout=cfg.encoder.dropout))
+    return cfg
 
-    import torch
 
-    from simmtm import build_simmtm, get_preset
-    from simmtm.engine import make_optimizer
+class Path:
+    """Model, optimizer and a step function for one path of one preset (weights seeded alike)."""
 
-    base_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    cfg = get_preset("ETTm1")
-    cfg = replace(cfg, encoder=replace(cfg.encoder, patch_len=patch_len, attn_dropout=attn_dropout))
-    torch.manual_seed(0)
-    model = build_simmtm(cfg)
-    optimizer = make_optimizer(model, cfg.lr)
-    x = torch.randn(cfg.batch_size, cfg.seq_len, cfg.n_channels)
-    dtype = {"none": None, "bf16": torch.bfloat16}[amp]
+    def __init__(self, preset: str, path: str):
+        cfg = official_config(preset) if path == "reference" else get_preset(preset)
+        torch.manual_seed(0)
+        self.cfg, self.name = cfg, path
+        self.model = build_simmtm(cfg)
+        self.optimizer = make_optimizer(self.model, cfg.lr)
+        self.x = torch.randn(cfg.batch_size, cfg.seq_len, cfg.n_channels)
+        self.rng = np.random.default_rng(0)
+        self.forward = torch.compile(self.model) if path == "fast-compile" else self.model
+        self.amp = torch.bfloat16 if path == "fast-bf16" else None
+
+    def loss(self) -> torch.Tensor:
+        if self.name.startswith("reference"):
+            return reference_forward(self.model, self.x, rng=self.rng).loss
+        with torch.autocast("cpu", dtype=self.amp, enabled=self.amp is not None):
+            return self.forward(self.x).loss
+
+    def step(self) -> None:
+        loss = self.loss()
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+
+
+def count_flops(path: Path) -> float:
+    """FLOPs of one forward + backward (no optimizer), counted by torch.utils.flop_counter."""
+    from torch.utils.flop_counter import FlopCounterMode, sdpa_backward_flop_count, sdpa_flop_count
+
+    aten = torch.ops.aten
+    custom = {  # the CPU flash-attention ops are not in PyTorch's registry; same formula as CUDA's
+        aten._scaled_dot_product_flash_attention_for_cpu:
+            lambda q, k, v, *a, out_val=None, **kw: sdpa_flop_count(q, k, v),
+        aten._scaled_dot_product_flash_attention_for_cpu_backward:
+            lambda g, q, k, v, *a, out_val=None, **kw: sdpa_backward_flop_count(g, q, k, v),
+    }
+    counter = FlopCounterMode(display=False, custom_mapping=custom)
+    with counter:
+        path.loss().backward()
+    path.optimizer.zero_grad(set_to_none=True)
+    return float(counter.get_total_flops())
+
+
+def matmul_gflops(dtype: torch.dtype, n: int = 2048, repeats: int = 5) -> float:
+    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
+    a @ b
     times = []
-    for i in range(warmup + steps):
+    for _ in range(repeats):
         t0 = time.perf_counter()
-        with torch.autocast("cpu", dtype=dtype, enabled=dtype is not None):
-            out = model(x)
-        optimizer.zero_grad(set_to_none=True)
-        out.loss.backward()
-        optimizer.step()
-        if i >= warmup:
-            times.append(time.perf_counter() - t0)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return {"step_s": statistics.median(times), "peak_rss_mb": peak / 1024, "model_mb": (peak - base_rss) / 1024,
-            "params": sum(p.numel() for p in model.parameters()), "threads": torch.get_num_threads()}
+        a @ b
+        times.append(time.perf_counter() - t0)
+    return 2 * n**3 / statistics.median(times) / 1e9
+
+
+def _status_kb(field: str) -> int:
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith(field + ":"))
+
+
+def measure_memory(preset: str, path: str) -> None:
+    """(In a fresh process.) Print the peak RSS growth in MB over two steps of ``path``."""
+    p = Path(preset, path)
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")  # reset the peak-RSS mark (VmHWM) to the current RSS
+    base = _status_kb("VmRSS")
+    p.step()
+    p.step()
+    print(json.dumps((_status_kb("VmHWM") - base) / 1024))
+
+
+def peak_memory_mb(preset: str, path: str) -> float:
+    """Peak RSS growth (MB) over two steps of ``path``, measured in a fresh process."""
+    cmd = [sys.executable, __file__, "--measure-memory", preset, path]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def run_preset(preset: str, paths: list[str], steps: int, warmup: int, memory: bool, peaks: dict) -> None:
+    if get_preset(preset).encoder.kind != "transformer":  # no attention: the two references coincide
+        paths = [p for p in paths if p != "reference-noattndrop"]
+    runs = {p: Path(preset, p) for p in paths}
+    cfg = runs[paths[0]].cfg
+    flops = {p: count_flops(r) for p, r in runs.items()}
+    for r in runs.values():
+        for _ in range(warmup):
+            r.step()
+    times = {p: [] for p in paths}
+    for _ in range(steps):  # round-robin: machine noise hits every path alike
+        for p, r in runs.items():
+            t0 = time.perf_counter()
+            r.step()
+            times[p].append(time.perf_counter() - t0)
+    enc = cfg.encoder
+    shape = (f"batch {cfg.batch_size}, {cfg.n_views} views, L {cfg.seq_len}, {cfg.n_channels} ch, {enc.kind}"
+             + (f" d{enc.d_model} x{enc.n_layers} layers, {enc.n_heads} heads" if enc.kind == "transformer" else ""))
+    print(f"\n## {preset}: {shape}, {sum(p.numel() for p in runs[paths[0]].model.parameters()):,} parameters")
+    print(f"{'path':<22}{'step s':>9}{'series/s':>10}{'GFLOP':>8}{'GFLOP/s':>9}{'%fp32 mm':>9}{'%bf16 mm':>9}"
+          f"{'peak MB':>9}{'speedup':>9}")
+    ref = statistics.median(times["reference"]) if "reference" in times else None
+    for p in paths:
+        t = statistics.median(times[p])
+        rate = flops[p] / t / 1e9
+        mem = peak_memory_mb(preset, p) if memory else float("nan")
+        print(f"{p:<22}{t:>9.3f}{cfg.batch_size / t:>10.1f}{flops[p] / 1e9:>8.1f}{rate:>9.1f}"
+              f"{100 * rate / peaks['fp32']:>8.0f}%{100 * rate / peaks['bf16']:>8.0f}%{mem:>9.0f}"
+              f"{(ref / t if ref else float('nan')):>8.1f}x", flush=True)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--presets", nargs="+", default=["ETTm1", "Epilepsy"])
+    parser.add_argument("--paths", nargs="+", choices=PATHS, default=[p for p in PATHS if p != "fast-compile"])
+    parser.add_argument("--compile", action="store_true", help="add the torch.compile path (slow to compile)")
     parser.add_argument("--steps", type=int, default=3)
     parser.add_argument("--warmup", type=int, default=1)
-    parser.add_argument("--only", nargs="+", choices=list(CONFIGS), default=list(CONFIGS))
-    parser.add_argument("--worker", nargs=3, metavar=("PATCH", "AMP", "ATTN_DROPOUT"), help=argparse.SUPPRESS)
+    parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory subprocesses")
+    parser.add_argument("--measure-memory", nargs=2, metavar=("PRESET", "PATH"), help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.worker:
-        p, amp, drop = args.worker
-        print(json.dumps(worker(int(p), amp, float(drop), args.steps, args.warmup)))
+    if args.measure_memory:
+        measure_memory(*args.measure_memory)
         return
-    results = {}
-    for name in args.only:
-        p, amp, drop = CONFIGS[name]
-        cmd = [sys.executable, __file__, "--worker", str(p), amp, str(drop), "--steps", str(args.steps),
-               "--warmup", str(args.warmup)]
-        out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1]
-        results[name] = json.loads(out)
-        r = results[name]
-        print(f"{name:<20} {r['step_s']:>8.3f} s/step  peak RSS {r['peak_rss_mb']:>7.0f} MB  params {r['params']:>11,}",
-              flush=True)
-    base = results.get("official-attention")
-    if base:
-        print("\nspeedup over the official attention path (same machine, same run):")
-        for name, r in results.items():
-            print(f"  {name:<20} {base['step_s'] / r['step_s']:>6.1f}x")
-    print("(the official thuml/SimMTM code measured ~32 s a step on this kind of 2-core CPU; see DESIGN.md)")
+    paths = list(dict.fromkeys(args.paths + (["fast-compile"] if args.compile else [])))
+    peaks = {"fp32": matmul_gflops(torch.float32), "bf16": matmul_gflops(torch.bfloat16)}
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, CPU capability "
+          f"{torch.backends.cpu.get_cpu_capability()}; 2048^3 matmul: {peaks['fp32']:.0f} GFLOP/s fp32, "
+          f"{peaks['bf16']:.0f} GFLOP/s bf16")
+    print(f"median of {args.steps} interleaved steps after {args.warmup} warm-up; GFLOP = forward + backward of "
+          f"the path's own computation; speedup = reference step time / path step time")
+    for preset in args.presets:
+        run_preset(preset, paths, args.steps, args.warmup, not args.no_memory, peaks)
 
 
 if __name__ == "__main__":

@@ -19,8 +19,8 @@ from simmtm.build import build_classifier, build_simmtm
 from simmtm.checkpoint import save_checkpoint
 from simmtm.config import SimMTMConfig
 from simmtm.data.windows import LabelledSeries
-from simmtm.engine import (evaluate_pretrain, fit, grad_scaler, make_loader, make_optimizer, pretrain_one_epoch,
-                           resolve_device, train_one_epoch)
+from simmtm.engine import (evaluate_pretrain, fit, grad_scaler, make_loader, make_optimizer, maybe_compile,
+                           pretrain_one_epoch, resolve_device, train_one_epoch)
 from simmtm.metrics import classification_metrics
 
 Split = tuple[np.ndarray, np.ndarray]  # (X [N, L, C], y [N])
@@ -67,7 +67,8 @@ def evaluate(model: nn.Module, loader, device: torch.device) -> dict[str, float]
 
 def pretrain(cfg: SimMTMConfig, x_train: np.ndarray, x_val: np.ndarray | None = None, *, device: str = "auto",
              epochs: int | None = None, amp_dtype: torch.dtype | None = None, seed: int = 0,
-             checkpoint: str | Path | None = None, progress: bool = True, log=print) -> tuple[nn.Module, dict]:
+             checkpoint: str | Path | None = None, progress: bool = True, log=print,
+             compile: bool = False) -> tuple[nn.Module, dict]:
     """Pre-train SimMTM on unlabelled windows ``[N, L, C]``; with ``x_val``, keep the epoch with
     the lowest validation loss."""
     cfg = replace(cfg, seq_len=x_train.shape[1], n_channels=x_train.shape[2])
@@ -80,10 +81,11 @@ def pretrain(cfg: SimMTMConfig, x_train: np.ndarray, x_val: np.ndarray | None = 
     val_loader = None if x_val is None else make_loader(LabelledSeries(x_val, zeros(x_val)), 4 * cfg.batch_size,
                                                         shuffle=False, device=dev)
     optimizer = make_optimizer(model, cfg.lr, cfg.weight_decay)
+    step_model = maybe_compile(model, compile)  # same parameters
     masks, scaler = torch.Generator(device=dev).manual_seed(seed), grad_scaler(dev, amp_dtype)
     t0 = time.perf_counter()
     result = fit(model,
-                 lambda e: pretrain_one_epoch(model, train_loader, optimizer, dev, amp_dtype=amp_dtype, generator=masks,
+                 lambda e: pretrain_one_epoch(step_model, train_loader, optimizer, dev, amp_dtype=amp_dtype, generator=masks,
                                               scaler=scaler, progress=progress),
                  (lambda: evaluate_pretrain(model, val_loader, dev, amp_dtype=amp_dtype)) if val_loader else None,
                  epochs if epochs is not None else cfg.epochs, progress=progress,

@@ -69,6 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     pre = sub.add_parser("pretrain", help="pre-train SimMTM on a forecasting dataset")
     _common(pre)
     pre.add_argument("--out", default=None, help="checkpoint path (default checkpoints/<data>_<preset>_pretrained.pt)")
+    pre.add_argument("--compile", action="store_true", help="torch.compile the model (pays off on long GPU runs)")
 
     ft = sub.add_parser("finetune", help="fine-tune a forecaster from a checkpoint (or random init)")
     _common(ft)
@@ -125,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
         data_name = args.data or args.preset
         data = _data(data_name, args.root, cfg.seq_len, args.features)
         out = args.out or f"checkpoints/{data.name}_{args.preset}_pretrained.pt"
-        pretrain(cfg, data, device=args.device, epochs=args.epochs, amp_dtype=AMP[args.amp],
+        pretrain(cfg, data, device=args.device, epochs=args.epochs, amp_dtype=AMP[args.amp], compile=args.compile,
                  max_windows=args.max_windows, seed=args.seed, checkpoint=out, progress=not args.no_progress)
         print(f"checkpoint: {out}")
     elif args.command == "finetune":

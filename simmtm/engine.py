@@ -54,6 +54,12 @@ def autocast(device: torch.device, dtype: torch.dtype | None):
     return torch.autocast(device.type, dtype=dtype) if dtype is not None else nullcontext()
 
 
+def maybe_compile(model: nn.Module, enabled: bool) -> nn.Module:
+    """``torch.compile(model)`` when ``enabled`` (it shares the parameters; train, evaluate and
+    save ``model`` as usual), else ``model`` itself."""
+    return torch.compile(model) if enabled else model
+
+
 def grad_scaler(device: torch.device, amp_dtype: torch.dtype | None) -> torch.amp.GradScaler:
     """Loss scaling for fp16 autocast (a no-op pass-through for fp32 and bf16)."""
     return torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)

@@ -23,7 +23,7 @@ from simmtm.checkpoint import save_checkpoint
 from simmtm.config import SimMTMConfig
 from simmtm.data.forecasting import ForecastingData
 from simmtm.engine import (evaluate_forecaster, evaluate_pretrain, fit, grad_scaler, make_loader, make_optimizer,
-                           pretrain_one_epoch, resolve_device, train_one_epoch)
+                           maybe_compile, pretrain_one_epoch, resolve_device, train_one_epoch)
 
 
 def _subsample(ds, max_windows: int | None, seed: int):
@@ -35,7 +35,8 @@ def _subsample(ds, max_windows: int | None, seed: int):
 
 def pretrain(cfg: SimMTMConfig, data: ForecastingData, *, device: str = "auto", epochs: int | None = None,
              amp_dtype: torch.dtype | None = None, max_windows: int | None = None, seed: int = 0,
-             checkpoint: str | Path | None = None, progress: bool = True, log=print) -> tuple[nn.Module, dict]:
+             checkpoint: str | Path | None = None, progress: bool = True, log=print,
+             compile: bool = False) -> tuple[nn.Module, dict]:
     """Pre-train SimMTM on the training windows of ``data``; keep the epoch with the lowest
     validation loss (masks on validation are drawn from a fixed seed). Returns ``(model, fit result)``."""
     if cfg.n_channels != data.n_channels:
@@ -48,6 +49,7 @@ def pretrain(cfg: SimMTMConfig, data: ForecastingData, *, device: str = "auto", 
     train_loader = make_loader(train, cfg.batch_size, shuffle=True, device=dev, drop_last=len(train) > cfg.batch_size, seed=seed)
     val_loader = make_loader(val, 2 * cfg.batch_size, shuffle=False, device=dev)
     optimizer = make_optimizer(model, cfg.lr, cfg.weight_decay)
+    step_model = maybe_compile(model, compile)  # same parameters
     masks = torch.Generator(device=dev).manual_seed(seed)
     scaler = grad_scaler(dev, amp_dtype)
     t0 = time.perf_counter()
@@ -58,7 +60,7 @@ def pretrain(cfg: SimMTMConfig, data: ForecastingData, *, device: str = "auto", 
             f"{time.perf_counter() - t0:.0f}s")
 
     result = fit(model,
-                 lambda e: pretrain_one_epoch(model, train_loader, optimizer, dev, amp_dtype=amp_dtype,
+                 lambda e: pretrain_one_epoch(step_model, train_loader, optimizer, dev, amp_dtype=amp_dtype,
                                               generator=masks, scaler=scaler, progress=progress),
                  lambda: evaluate_pretrain(model, val_loader, dev, amp_dtype=amp_dtype),
                  epochs if epochs is not None else cfg.epochs, progress=progress, on_epoch_end=report)

@@ -129,3 +129,13 @@ def test_step_has_no_host_sync():
         out = model(torch.randn(4, cfg.seq_len, cfg.n_channels, device="meta"))
         out.loss.backward()
         assert out.loss.device.type == "meta"
+
+
+def test_maybe_compile_shares_parameters():
+    from simmtm.engine import maybe_compile
+
+    model = build_simmtm(get_preset("tiny", seq_len=16, n_channels=1))
+    assert maybe_compile(model, False) is model
+    compiled = maybe_compile(model, True)  # compiles lazily, at the first call
+    assert compiled is not model
+    assert {id(p) for p in compiled.parameters()} == {id(p) for p in model.parameters()}
