@@ -9,7 +9,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from simmtm.similarity import exclude_self_logits, positive_mask
+from simmtm.similarity import exclude_self_logits
 
 
 def reconstruction_loss(reconstruction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -33,10 +33,16 @@ def constraint_loss(similarity: torch.Tensor, n_series: int, temperature: float)
         n_series: N, the number of rows per view (``R = (M+1) * N``).
         temperature: tau.
     """
+    R = similarity.shape[0]
+    if n_series < 1 or R % n_series:
+        raise ValueError(f"similarity has {R} rows, not a positive multiple of n_series ({n_series})")
     log_p = torch.log_softmax(exclude_self_logits(similarity.float(), temperature), dim=1)  # [R, R]
-    positives = positive_mask(similarity.shape[0], n_series, similarity.device)  # [R, R]
-    # The diagonal holds -inf, never a positive: select rather than multiply (0 * -inf = nan).
-    return -torch.where(positives, log_p, torch.zeros_like(log_p)).sum(dim=1).mean()
+    # Row r's positives sit at column r mod N of every view block: gather them, [R, M+1],
+    # instead of building an [R, R] positive mask.
+    r = torch.arange(R, device=similarity.device)
+    per_view = log_p.view(R, R // n_series, n_series)[r, :, r % n_series]  # [R, M+1]
+    is_self = F.one_hot(r // n_series, R // n_series).bool()  # the -inf entry of row r itself
+    return -per_view.masked_fill(is_self, 0.0).sum(dim=1).mean()
 
 
 class FixedWeightedLoss(nn.Module):

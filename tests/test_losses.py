@@ -90,3 +90,23 @@ def test_automatic_weighting_formula():
 
 def test_fixed_weighting():
     assert FixedWeightedLoss(0.3)(torch.tensor(1.0), torch.tensor(2.0)).item() == pytest.approx(1.6)
+
+
+def test_constraint_loss_gather_equals_dense_mask_form():
+    """The gathered positives give the loss and gradient of the dense [R, R] mask formulation."""
+    from simmtm.similarity import exclude_self_logits, positive_mask
+
+    for views, n in ((2, 1), (4, 5), (3, 7)):
+        s = torch.randn(views * n, 6)
+        sim = torch.nn.functional.normalize(s, dim=1) @ torch.nn.functional.normalize(s, dim=1).T
+        sim.requires_grad_(True)
+        log_p = torch.log_softmax(exclude_self_logits(sim, 0.2), dim=1)
+        dense = -torch.where(positive_mask(views * n, n), log_p, torch.zeros_like(log_p)).sum(1).mean()
+        ours = constraint_loss(sim, n, 0.2)
+        assert torch.allclose(ours, dense, atol=1e-6)
+        assert torch.allclose(torch.autograd.grad(ours, sim)[0], torch.autograd.grad(dense, sim)[0], atol=1e-6)
+
+
+def test_constraint_loss_rejects_rows_not_multiple_of_series():
+    with pytest.raises(ValueError, match="multiple"):
+        constraint_loss(torch.zeros(7, 7), 3, 0.2)
