@@ -9,7 +9,13 @@ sequences of 336 points) and Epilepsy (TF-C CNN, batch 32, L = 178). Paths:
 - ``reference-noattndrop``: the same with attention dropout 0 (our default), to separate the
   speed of the computation from that modelling choice;
 - ``fast-fp32``, ``fast-bf16`` (CPU/CUDA autocast; attention stays fp32 on CPU, see
-  :class:`simmtm.encoders.MultiHeadSelfAttention`), ``fast-compile`` (``--compile``, torch.compile).
+  :class:`simmtm.encoders.MultiHeadSelfAttention`), ``fast-compile`` (``--compile``, torch.compile);
+- ``patch16-fp32``: patch tokens of 16 steps (our CPU option; a different model, so not a speedup
+  of the same computation, shown for scale).
+
+For the Transformer it also times the fused attention alone (forward + backward of every layer at
+the step's shape): the floor of a point-token step on this machine, and so the largest speedup
+any path computing that attention can reach.
 
 For each: median step time (steps interleaved round-robin so that machine noise hits every path
 alike), series per second, GFLOP per step (``torch.utils.flop_counter``; the CPU flash-attention
@@ -37,7 +43,7 @@ from simmtm import build_simmtm, get_preset
 from simmtm.engine import make_optimizer
 from simmtm.reference import reference_forward
 
-PATHS = ("reference", "reference-noattndrop", "fast-fp32", "fast-bf16", "fast-compile")
+PATHS = ("reference", "reference-noattndrop", "fast-fp32", "fast-bf16", "fast-compile", "patch16-fp32")
 
 
 def official_config(name: str):
@@ -53,6 +59,8 @@ class Path:
 
     def __init__(self, preset: str, path: str):
         cfg = official_config(preset) if path == "reference" else get_preset(preset)
+        if path.startswith("patch"):
+            cfg = replace(cfg, encoder=replace(cfg.encoder, patch_len=int(path[5:].split("-")[0])))
         torch.manual_seed(0)
         self.cfg, self.name = cfg, path
         self.model = build_simmtm(cfg)
@@ -104,6 +112,21 @@ def matmul_gflops(dtype: torch.dtype, n: int = 2048, repeats: int = 5) -> float:
     return 2 * n**3 / statistics.median(times) / 1e9
 
 
+def attention_seconds(cfg, steps: int) -> float:
+    """Median time of the fused attention alone, forward + backward, summed over the layers,
+    at the shape of one point-token step: [(M+1)*B*C sequences, heads, L, d_model / heads]."""
+    enc = cfg.encoder
+    shape = ((cfg.n_views + 1) * cfg.batch_size * cfg.n_channels, enc.n_heads, cfg.seq_len, enc.d_model // enc.n_heads)
+    q, k, v = (torch.randn(shape, requires_grad=True) for _ in range(3))
+    grad = torch.randn(shape)
+    times = []
+    for _ in range(steps + 1):
+        t0 = time.perf_counter()
+        torch.nn.functional.scaled_dot_product_attention(q, k, v).backward(grad)
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times[1:]) * enc.n_layers
+
+
 def _status_kb(field: str) -> int:
     with open("/proc/self/status") as f:
         return next(int(line.split()[1]) for line in f if line.startswith(field + ":"))
@@ -128,8 +151,8 @@ def peak_memory_mb(preset: str, path: str) -> float:
 
 
 def run_preset(preset: str, paths: list[str], steps: int, warmup: int, memory: bool, peaks: dict) -> None:
-    if get_preset(preset).encoder.kind != "transformer":  # no attention: the two references coincide
-        paths = [p for p in paths if p != "reference-noattndrop"]
+    if get_preset(preset).encoder.kind != "transformer":  # no attention, no patches: skip those paths
+        paths = [p for p in paths if p != "reference-noattndrop" and not p.startswith("patch")]
     runs = {p: Path(preset, p) for p in paths}
     cfg = runs[paths[0]].cfg
     flops = {p: count_flops(r) for p, r in runs.items()}
@@ -156,6 +179,11 @@ def run_preset(preset: str, paths: list[str], steps: int, warmup: int, memory: b
         print(f"{p:<22}{t:>9.3f}{cfg.batch_size / t:>10.1f}{flops[p] / 1e9:>8.1f}{rate:>9.1f}"
               f"{100 * rate / peaks['fp32']:>8.0f}%{100 * rate / peaks['bf16']:>8.0f}%{mem:>9.0f}"
               f"{(ref / t if ref else float('nan')):>8.1f}x", flush=True)
+    if cfg.encoder.kind == "transformer":
+        floor = attention_seconds(cfg, steps)
+        print(f"fused attention alone (fwd + bwd, {cfg.encoder.n_layers} layers): {floor:.3f} s = the floor of a "
+              f"point-token step here; largest possible speedup over the reference: "
+              f"{(ref / floor if ref else float('nan')):.1f}x", flush=True)
 
 
 def main() -> None:
