@@ -4,7 +4,7 @@
     model = build_simmtm(get_preset("ETTm1"))
     out = model(x)            # x: [B, L, C]; out.loss, out.loss_rec, out.loss_con, out.reconstruction
 """
-from simmtm.build import build_classifier, build_encoder, build_forecaster, build_simmtm
+from simmtm.build import build_classifier, build_encoder, build_forecaster, build_pretrainer, build_simmtm
 from simmtm.checkpoint import load_pretrained_encoder, load_simmtm, save_checkpoint
 from simmtm.config import PRESETS, CNNConfig, ResNetConfig, SimMTMConfig, TransformerConfig, get_preset
 from simmtm.losses import AutomaticWeightedLoss, FixedWeightedLoss, constraint_loss, reconstruction_loss
@@ -17,7 +17,8 @@ __version__ = "0.1.0"
 __all__ = [
     "PRESETS", "AutomaticWeightedLoss", "CNNConfig", "Classifier", "FixedWeightedLoss", "Forecaster",
     "ResNetConfig", "SimMTM", "SimMTMConfig", "SimMTMOutput", "TransformerConfig", "aggregate",
-    "aggregation_weights", "build_classifier", "build_encoder", "build_forecaster", "build_simmtm",
+    "aggregation_weights", "build_classifier", "build_encoder", "build_forecaster", "build_pretrainer",
+    "build_simmtm",
     "constraint_loss", "cosine_similarity_matrix", "get_preset", "load_pretrained_encoder", "load_simmtm",
     "make_masks", "mask_views", "reconstruction_loss", "save_checkpoint",
 ]

@@ -9,6 +9,7 @@ from simmtm.heads import ClassificationHead, FlattenHead, FlattenProjector, Poin
 from simmtm.losses import AutomaticWeightedLoss, FixedWeightedLoss
 from simmtm.model import Classifier, Forecaster, SimMTM
 from simmtm.normalization import InstanceNorm
+from simmtm.objectives import METHODS, MaskedReconstruction, TwoViewObjective
 
 
 def build_encoder(cfg: SimMTMConfig) -> nn.Module:
@@ -39,35 +40,59 @@ def _expected_channels(encoder: nn.Module, cfg: SimMTMConfig) -> int | None:
     return None if getattr(encoder, "channel_independent", False) else cfg.n_channels
 
 
-def build_simmtm(cfg: SimMTMConfig) -> SimMTM:
-    """A SimMTM pre-training model from a config."""
-    encoder = build_encoder(cfg)
-    K, T, D, out_ch = _rows(encoder, cfg)
+def _projector(cfg: SimMTMConfig, T: int, D: int) -> nn.Module:
     if cfg.projector == "flatten":
-        projector = FlattenProjector(T, D, cfg.proj_dim, cfg.proj_hidden)
-    elif cfg.projector == "pooled":
-        projector = PooledProjector(D, cfg.proj_dim, cfg.proj_hidden)
-    else:
-        raise ValueError(f"projector must be 'flatten' or 'pooled', got {cfg.projector!r}")
+        return FlattenProjector(T, D, cfg.proj_dim, cfg.proj_hidden)
+    if cfg.projector == "pooled":
+        return PooledProjector(D, cfg.proj_dim, cfg.proj_hidden)
+    raise ValueError(f"projector must be 'flatten' or 'pooled', got {cfg.projector!r}")
+
+
+def _decoder(cfg: SimMTMConfig, T: int, D: int, out_ch: int) -> nn.Module:
     if cfg.decoder == "pointwise":
         if cfg.seq_len % T:
             raise ValueError(f"decoder='pointwise' needs tokens of whole steps (T={T}, L={cfg.seq_len}); "
                              "use decoder='flatten' with this encoder")
-        decoder = PointwiseDecoder(D, out_ch, steps_per_token=cfg.seq_len // T)
-    elif cfg.decoder == "flatten":
-        decoder = FlattenHead(T, D, cfg.seq_len, out_ch)
-    else:
-        raise ValueError(f"decoder must be 'pointwise' or 'flatten', got {cfg.decoder!r}")
+        return PointwiseDecoder(D, out_ch, steps_per_token=cfg.seq_len // T)
+    if cfg.decoder == "flatten":
+        return FlattenHead(T, D, cfg.seq_len, out_ch)
+    raise ValueError(f"decoder must be 'pointwise' or 'flatten', got {cfg.decoder!r}")
+
+
+def build_simmtm(cfg: SimMTMConfig) -> SimMTM:
+    """A SimMTM pre-training model from a config (whatever ``cfg.method`` says)."""
+    encoder = build_encoder(cfg)
+    K, T, D, out_ch = _rows(encoder, cfg)
     if cfg.loss_weighting == "auto":
         weighting = AutomaticWeightedLoss(2)
     elif isinstance(cfg.loss_weighting, (int, float)):
         weighting = FixedWeightedLoss(cfg.loss_weighting)
     else:
         raise ValueError(f"loss_weighting must be 'auto' or a number, got {cfg.loss_weighting!r}")
-    return SimMTM(encoder, projector, decoder, n_views=cfg.n_views, mask_ratio=cfg.mask_ratio,
-                  mean_span=cfg.mean_span, mask_kind=cfg.mask_kind, temperature=cfg.temperature,
-                  weighting=weighting, norm=InstanceNorm() if cfg.instance_norm else None,
+    return SimMTM(encoder, _projector(cfg, T, D), _decoder(cfg, T, D, out_ch), n_views=cfg.n_views,
+                  mask_ratio=cfg.mask_ratio, mean_span=cfg.mean_span, mask_kind=cfg.mask_kind,
+                  temperature=cfg.temperature, weighting=weighting,
+                  norm=InstanceNorm() if cfg.instance_norm else None,
                   seq_len=cfg.seq_len, n_channels=_expected_channels(encoder, cfg))
+
+
+def build_pretrainer(cfg: SimMTMConfig) -> nn.Module:
+    """The pre-training model for ``cfg.method``: SimMTM or a baseline objective on the same
+    encoder, projector and decoder (:mod:`simmtm.objectives`)."""
+    if cfg.method == "simmtm":
+        return build_simmtm(cfg)
+    encoder = build_encoder(cfg)
+    K, T, D, out_ch = _rows(encoder, cfg)
+    n_channels = _expected_channels(encoder, cfg)
+    if cfg.method in ("simclr", "vicreg", "barlow"):
+        return TwoViewObjective(encoder, _projector(cfg, T, D), cfg.method, temperature=cfg.temperature,
+                                seq_len=cfg.seq_len, n_channels=n_channels)
+    if cfg.method == "masked":
+        return MaskedReconstruction(encoder, _decoder(cfg, T, D, out_ch), mask_ratio=cfg.mask_ratio,
+                                    mean_span=cfg.mean_span, mask_kind=cfg.mask_kind,
+                                    norm=InstanceNorm() if cfg.instance_norm else None,
+                                    seq_len=cfg.seq_len, n_channels=n_channels)
+    raise ValueError(f"unknown method {cfg.method!r}; choose from {METHODS}")
 
 
 def build_forecaster(cfg: SimMTMConfig, horizon: int, encoder: nn.Module | None = None,

@@ -9,7 +9,7 @@ from typing import Any
 import torch
 import torch.nn as nn
 
-from simmtm.build import build_encoder, build_simmtm
+from simmtm.build import build_encoder, build_pretrainer
 from simmtm.config import SimMTMConfig
 
 FORMAT_VERSION = 1
@@ -48,12 +48,13 @@ def read_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
 
 
 def load_simmtm(path: str | Path, map_location: str | torch.device = "cpu") -> tuple[nn.Module, SimMTMConfig, dict]:
-    """Rebuild a pre-training model from its checkpoint: ``(model, config, checkpoint)``."""
+    """Rebuild a pre-training model (SimMTM or the baseline its config's ``method`` names) from
+    its checkpoint: ``(model, config, checkpoint)``."""
     ckpt = read_checkpoint(path, map_location)
     if ckpt["kind"] != "simmtm":
         raise ValueError(f"{path} holds a {ckpt['kind']!r} model, not a SimMTM pre-training model")
     cfg = SimMTMConfig.from_dict(ckpt["config"])
-    model = build_simmtm(cfg)
+    model = build_pretrainer(cfg)
     model.load_state_dict(ckpt["model"])
     return model, cfg, ckpt
 

@@ -15,7 +15,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from simmtm.build import build_classifier, build_simmtm
+from simmtm.build import build_classifier, build_pretrainer
 from simmtm.checkpoint import save_checkpoint
 from simmtm.config import SimMTMConfig
 from simmtm.data.windows import LabelledSeries
@@ -74,7 +74,7 @@ def pretrain(cfg: SimMTMConfig, x_train: np.ndarray, x_val: np.ndarray | None = 
     cfg = replace(cfg, seq_len=x_train.shape[1], n_channels=x_train.shape[2])
     dev = resolve_device(device)
     torch.manual_seed(seed)
-    model = build_simmtm(cfg).to(dev)
+    model = build_pretrainer(cfg).to(dev)
     zeros = lambda x: np.zeros(len(x), dtype=np.int64)  # noqa: E731  (labels unused)
     train_loader = make_loader(LabelledSeries(x_train, zeros(x_train)), cfg.batch_size, shuffle=True, device=dev,
                                drop_last=len(x_train) > cfg.batch_size, seed=seed)

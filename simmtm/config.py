@@ -54,6 +54,10 @@ ENCODER_CONFIGS = {c.kind: c for c in (TransformerConfig(), CNNConfig(), ResNetC
 class SimMTMConfig:
     """Everything needed to build and pre-train a SimMTM model.
 
+    method: the pre-training objective -- ``simmtm`` or a baseline on the same encoder and
+    projector (``simclr``, ``vicreg``, ``barlow``: two augmented views; ``masked``: masked
+    reconstruction without aggregation); see :mod:`simmtm.objectives`. ``temperature`` serves
+    SimMTM and SimCLR.
     projector: ``flatten`` (official, ``[T*D] -> T*D/2 -> P``) or ``pooled`` (mean over time).
     decoder: ``pointwise`` (per step, needs T = L; official forecasting) or ``flatten``
     (official classification). loss_weighting: ``auto`` (official learned weights) or a float
@@ -64,6 +68,7 @@ class SimMTMConfig:
     seq_len: int
     n_channels: int
     encoder: EncoderConfig = field(default_factory=TransformerConfig)
+    method: Literal["simmtm", "simclr", "vicreg", "barlow", "masked"] = "simmtm"
     projector: Literal["flatten", "pooled"] = "flatten"
     proj_dim: int = 128
     proj_hidden: int | None = None

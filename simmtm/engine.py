@@ -91,11 +91,11 @@ def pretrain_one_epoch(model: nn.Module, loader: DataLoader, optimizer: torch.op
                        grad_clip: float | None = None, generator: torch.Generator | None = None,
                        scaler: torch.amp.GradScaler | None = None, progress: bool = True, log_every: int = 10,
                        desc: str = "pretrain") -> dict[str, float]:
-    """One pass of SimMTM pre-training. Returns the sample-weighted mean of ``loss``,
-    ``loss_rec`` and ``loss_con`` over the epoch. Pass ``scaler`` (:func:`grad_scaler`) with
-    fp16 autocast."""
+    """One pass of pre-training (SimMTM or any objective returning ``.loss`` and ``.terms``).
+    Returns the sample-weighted mean of ``loss`` and of each term over the epoch. Pass
+    ``scaler`` (:func:`grad_scaler`) with fp16 autocast."""
     model.train()
-    sums = torch.zeros(3, device=device)
+    sums: dict[str, torch.Tensor] = {}
     n = 0
     bar = tqdm(loader, desc=desc, disable=not progress, leave=False)
     for step, batch in enumerate(bar):
@@ -103,12 +103,17 @@ def pretrain_one_epoch(model: nn.Module, loader: DataLoader, optimizer: torch.op
         with autocast(device, amp_dtype):
             out = model(x, generator=generator)
         _step(out.loss, model, optimizer, scaler, grad_clip)
-        sums += torch.stack([out.loss.detach(), out.loss_rec, out.loss_con]).float() * len(x)
+        _accumulate(sums, out, len(x))
         n += len(x)
         if progress and step % log_every == 0:
             bar.set_postfix(loss=f"{out.loss.item():.4f}")
-    values = (sums / max(n, 1)).tolist()
-    return dict(zip(("loss", "loss_rec", "loss_con"), values))
+    return {k: v.item() / max(n, 1) for k, v in sums.items()}
+
+
+def _accumulate(sums: dict[str, torch.Tensor], out, weight: int) -> None:
+    """Add ``weight *`` the loss and each term to the on-device running sums (no host sync)."""
+    for k, v in {"loss": out.loss.detach(), **out.terms}.items():
+        sums[k] = sums.get(k, 0) + v.float() * weight
 
 
 @torch.no_grad()
@@ -118,14 +123,15 @@ def evaluate_pretrain(model: nn.Module, loader: DataLoader, device: torch.device
     epochs are compared on the same masks."""
     model.eval()
     generator = torch.Generator(device=device).manual_seed(seed)
-    sums, n = torch.zeros(3, device=device), 0
+    sums: dict[str, torch.Tensor] = {}
+    n = 0
     for batch in loader:
         x = _inputs(batch).to(device, non_blocking=True)
         with autocast(device, amp_dtype):
             out = model(x, generator=generator)
-        sums += torch.stack([out.loss.detach(), out.loss_rec, out.loss_con]).float() * len(x)
+        _accumulate(sums, out, len(x))
         n += len(x)
-    return dict(zip(("loss", "loss_rec", "loss_con"), (sums / max(n, 1)).tolist()))
+    return {k: v.item() / max(n, 1) for k, v in sums.items()}
 
 
 def train_one_epoch(model: nn.Module, loader: DataLoader, loss_fn: Callable, optimizer: torch.optim.Optimizer,

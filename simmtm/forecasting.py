@@ -18,7 +18,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.utils.data import Subset
 
-from simmtm.build import build_forecaster, build_simmtm
+from simmtm.build import build_forecaster, build_pretrainer
 from simmtm.checkpoint import save_checkpoint
 from simmtm.config import SimMTMConfig
 from simmtm.data.forecasting import ForecastingData
@@ -43,7 +43,7 @@ def pretrain(cfg: SimMTMConfig, data: ForecastingData, *, device: str = "auto", 
         cfg = replace(cfg, n_channels=data.n_channels)
     dev = resolve_device(device)
     torch.manual_seed(seed)
-    model = build_simmtm(cfg).to(dev)
+    model = build_pretrainer(cfg).to(dev)
     train = _subsample(data.windows("train", seq_len=cfg.seq_len), max_windows, seed)
     val = _subsample(data.windows("val", seq_len=cfg.seq_len), max_windows and max(max_windows // 4, 1), seed)
     train_loader = make_loader(train, cfg.batch_size, shuffle=True, device=dev, drop_last=len(train) > cfg.batch_size, seed=seed)
@@ -55,9 +55,8 @@ def pretrain(cfg: SimMTMConfig, data: ForecastingData, *, device: str = "auto", 
     t0 = time.perf_counter()
 
     def report(epoch, row):
-        log(f"[pretrain {data.name}] epoch {epoch}: train {row['train_loss']:.4f} (rec {row['train_loss_rec']:.4f}, "
-            f"con {row['train_loss_con']:.4f}) val {row['val_loss']:.4f} (rec {row['val_loss_rec']:.4f}) "
-            f"{time.perf_counter() - t0:.0f}s")
+        values = ", ".join(f"{k} {v:.4f}" for k, v in row.items() if k != "epoch")
+        log(f"[pretrain {cfg.method} {data.name}] epoch {epoch}: {values} ({time.perf_counter() - t0:.0f}s)")
 
     result = fit(model,
                  lambda e: pretrain_one_epoch(step_model, train_loader, optimizer, dev, amp_dtype=amp_dtype,

@@ -40,6 +40,11 @@ class SimMTMOutput:
     similarity: torch.Tensor | None = None
     weights: torch.Tensor | None = None
 
+    @property
+    def terms(self) -> dict[str, torch.Tensor]:
+        """The loss's named parts (as :class:`simmtm.objectives.PretrainOutput` has them)."""
+        return {"loss_rec": self.loss_rec, "loss_con": self.loss_con}
+
 
 class SimMTM(nn.Module):
     """Masked pre-training by series-wise similarity and point-wise aggregation.
