@@ -20,7 +20,8 @@ def _config(args):
     if getattr(args, "patch_len", None) is not None:
         enc = replace(enc, patch_len=args.patch_len)
     overrides = {k: v for k, v in (("seq_len", args.seq_len), ("batch_size", args.batch_size), ("lr", args.lr),
-                                   ("n_views", getattr(args, "n_views", None))) if v is not None}
+                                   ("n_views", getattr(args, "n_views", None)),
+                                   ("method", getattr(args, "method", None))) if v is not None}
     return replace(cfg, encoder=enc, **overrides)
 
 
@@ -70,6 +71,8 @@ def main(argv: list[str] | None = None) -> int:
     _common(pre)
     pre.add_argument("--out", default=None, help="checkpoint path (default checkpoints/<data>_<preset>_pretrained.pt)")
     pre.add_argument("--compile", action="store_true", help="torch.compile the model (pays off on long GPU runs)")
+    pre.add_argument("--method", default=None, choices=["simmtm", "simclr", "vicreg", "barlow", "masked"],
+                     help="pre-training objective (default: the preset's, simmtm)")
 
     ft = sub.add_parser("finetune", help="fine-tune a forecaster from a checkpoint (or random init)")
     _common(ft)
@@ -87,6 +90,21 @@ def main(argv: list[str] | None = None) -> int:
     st.add_argument("--finetune-epochs", type=int, default=10)
     st.add_argument("--finetune-lr", type=float, default=1e-4)
     st.add_argument("--out", default="results/forecasting.md")
+
+    cmp = sub.add_parser("compare", help="every pre-training method on the same encoder, data, budget and seeds")
+    cmp.add_argument("--task", required=True, help="epilepsy, or a forecasting dataset (ETTh1, ETTm1, ...)")
+    cmp.add_argument("--methods", nargs="+", default=["simmtm", "simclr", "vicreg", "barlow", "masked", "none"])
+    cmp.add_argument("--encoder", default="cnn", choices=["cnn", "resnet"], help="classification encoder")
+    cmp.add_argument("--preset", default=None, help="forecasting preset (default: the dataset's, else ETTm1)")
+    cmp.add_argument("--patch-len", type=int, default=None, help="forecasting: patch tokens of P steps")
+    cmp.add_argument("--root", default="data")
+    cmp.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
+    cmp.add_argument("--pretrain-epochs", type=int, default=10)
+    cmp.add_argument("--finetune-epochs", type=int, default=None, help="default 100 (classification), 10 (forecasting)")
+    cmp.add_argument("--horizon", type=int, default=96)
+    cmp.add_argument("--max-windows", type=int, default=None, help="forecasting CPU budget: windows per split")
+    cmp.add_argument("--device", default="auto")
+    cmp.add_argument("--out", default=None, help="default results/comparison_<task>.md")
 
     cl = sub.add_parser("classify", help="classification study: pre-trained vs random init over seeds")
     cl.add_argument("--setting", required=True, choices=["epilepsy", "sleepeeg-epilepsy", "sleepeeg-gesture"])
@@ -160,6 +178,21 @@ def main(argv: list[str] | None = None) -> int:
                              pretrain_epochs=args.pretrain_epochs, finetune_epochs=args.finetune_epochs, lr=args.lr,
                              pretrain_once=args.pretrain_once, max_pretrain=args.max_pretrain, device=args.device,
                              command="python -m simmtm " + shlex.join(argv if argv is not None else sys.argv[1:]))
+    elif args.command == "compare":
+        from simmtm.comparison import run as compare
+        from simmtm.config import PRESETS, get_preset
+
+        if args.task == "epilepsy":
+            cfg = get_preset("Epilepsy-ResNet" if args.encoder == "resnet" else "Epilepsy")
+        else:
+            cfg = get_preset(args.preset or (args.task if args.task in PRESETS else "ETTm1"))
+            if args.patch_len is not None:
+                cfg = replace(cfg, encoder=replace(cfg.encoder, patch_len=args.patch_len))
+        finetune_epochs = args.finetune_epochs or (100 if args.task == "epilepsy" else 10)
+        compare(args.task, args.root, cfg, args.methods, args.seeds, pretrain_epochs=args.pretrain_epochs,
+                finetune_epochs=finetune_epochs, out=args.out or f"results/comparison_{args.task}.md",
+                horizon=args.horizon, max_windows=args.max_windows, device=args.device,
+                command="python -m simmtm " + shlex.join(argv if argv is not None else sys.argv[1:]))
     elif args.command == "study":
         from simmtm.forecasting import study
 
