@@ -30,12 +30,25 @@ def _check_methods(methods: list[str]) -> None:
 def compare_classification(root: str | Path, cfg: SimMTMConfig, methods: list[str], seeds: list[int], *,
                            pretrain_epochs: int, finetune_epochs: int, lr: float = 1e-4, device: str = "auto",
                            log=print) -> tuple[list[dict], str]:
-    """Epilepsy in-domain: pre-train each method on the unlabelled pool, then fine-tune and
-    linear-probe on the 60/20 labelled split; one row per (seed, method, protocol)."""
-    from simmtm.classification import benchmark_data, finetune, pretrain
+    """Epilepsy in-domain (:func:`simmtm.classification.benchmark_data`): see :func:`compare_on_arrays`."""
+    from simmtm.classification import benchmark_data
 
     _check_methods(methods)
     pre_x, pre_val, splits, desc = benchmark_data("epilepsy", root)
+    runs = compare_on_arrays(pre_x, pre_val, splits, cfg, methods, seeds, pretrain_epochs=pretrain_epochs,
+                             finetune_epochs=finetune_epochs, lr=lr, device=device, log=log, task="epilepsy")
+    return runs, desc
+
+
+def compare_on_arrays(pre_x: np.ndarray, pre_val: np.ndarray | None, splits: dict, cfg: SimMTMConfig,
+                      methods: list[str], seeds: list[int], *, pretrain_epochs: int, finetune_epochs: int,
+                      lr: float = 1e-4, device: str = "auto", log=print, task: str = "classification") -> list[dict]:
+    """Pre-train each method on the unlabelled windows ``pre_x: [N, L, C]`` (``pre_val`` for
+    pre-training model selection), then fine-tune and linear-probe on ``splits`` (train / val /
+    test ``(x, y)``; selection on val, test once). One row per (seed, method, protocol)."""
+    from simmtm.classification import finetune, pretrain
+
+    _check_methods(methods)
     runs = []
     for seed in seeds:
         for method in methods:
@@ -51,9 +64,9 @@ def compare_classification(root: str | Path, cfg: SimMTMConfig, methods: list[st
                 runs.append({"seed": seed, "method": method, "protocol": protocol, **r["test"],
                              "val_accuracy": r["val_accuracy"], "best_epoch": r["best_epoch"],
                              "pretrain_seconds": pre_seconds})
-                log(f"epilepsy seed {seed} {method} {protocol}: acc {r['test']['accuracy']:.4f} "
+                log(f"{task} seed {seed} {method} {protocol}: acc {r['test']['accuracy']:.4f} "
                     f"f1 {r['test']['f1']:.4f} (val acc {r['val_accuracy']:.3f}, pre-training {pre_seconds:.0f}s)")
-    return runs, desc
+    return runs
 
 
 def compare_forecasting(dataset: str, root: str | Path | None, cfg: SimMTMConfig, methods: list[str],
@@ -98,13 +111,30 @@ def summarize(runs: list[dict], keys: tuple[str, ...]) -> list[dict]:
             for (m, p), rows in groups.items()]
 
 
+def plot_comparison(rows: list[dict], metric: str, title: str = ""):
+    """Bar chart of ``metric`` (mean ± std over seeds) per (method, protocol) from :func:`summarize`;
+    SimMTM in red, random init in grey. Returns the figure."""
+    import matplotlib.pyplot as plt
+
+    scale = 100.0 if metric in ("accuracy", "precision", "recall", "f1", "auroc") else 1.0
+    means = [scale * r[metric][0] for r in rows]
+    stds = [scale * r[metric][1] for r in rows]
+    fig, ax = plt.subplots(figsize=(1.2 + 0.9 * len(rows), 3.4))
+    colors = ["tab:red" if r["method"] == "simmtm" else "tab:gray" if r["method"] == "none" else "tab:blue" for r in rows]
+    ax.bar(range(len(rows)), means, yerr=stds, capsize=3, color=colors)
+    ax.set_xticks(range(len(rows)), [f"{r['method']}\n{r['protocol']}" for r in rows], fontsize=7)
+    lo, hi = min(m - s for m, s in zip(means, stds)), max(m + s for m, s in zip(means, stds))
+    pad = 0.15 * (hi - lo) + 1e-9
+    ax.set_ylim(lo - pad, hi + pad)
+    ax.set_ylabel(f"test {metric}" + (" (%)" if scale == 100 else " (lower is better)"))
+    ax.set_title(f"{title}: mean ± std over {rows[0]['seeds']} seed(s)", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
 def write_results(runs: list[dict], *, task: str, desc: str, command: str, out: str | Path,
                   budget: str) -> Path:
     """Write ``out`` (markdown table), ``out.json`` (every run) and ``out.png`` (bar plot)."""
-    import matplotlib
-
-    if matplotlib.get_backend().lower() not in ("agg", "module://matplotlib_inline.backend_inline"):
-        matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     classification = "accuracy" in runs[0]
@@ -124,20 +154,7 @@ def write_results(runs: list[dict], *, task: str, desc: str, command: str, out: 
         lines.append(f"| {r['method']} | {r['protocol']} | " + " | ".join(cells) + f" | {r['seeds']} |")
     out.write_text("\n".join(lines) + "\n")
 
-    metric = "accuracy" if classification else "mse"
-    fig, ax = plt.subplots(figsize=(1.2 + 0.9 * len(rows), 3.4))
-    labels = [f"{r['method']}\n{r['protocol']}" for r in rows]
-    means = [scale * r[metric][0] for r in rows]
-    stds = [scale * r[metric][1] for r in rows]
-    ax.bar(range(len(rows)), means, yerr=stds, capsize=3,
-           color=["tab:red" if r["method"] == "simmtm" else "tab:gray" if r["method"] == "none" else "tab:blue"
-                  for r in rows])
-    ax.set_xticks(range(len(rows)), labels, fontsize=7)
-    lo, hi = min(m - s for m, s in zip(means, stds)), max(m + s for m, s in zip(means, stds))
-    ax.set_ylim(lo - 0.15 * (hi - lo + 1e-9), hi + 0.15 * (hi - lo + 1e-9))
-    ax.set_ylabel(f"test {metric}" + (" (%)" if classification else " (lower is better)"))
-    ax.set_title(f"{task}: mean ± std over {rows[0]['seeds']} seeds", fontsize=9)
-    fig.tight_layout()
+    fig = plot_comparison(rows, "accuracy" if classification else "mse", title=task)
     fig.savefig(out.with_suffix(".png"), dpi=120)
     plt.close(fig)
     return out
