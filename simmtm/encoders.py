@@ -77,7 +77,11 @@ class MultiHeadSelfAttention(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         N, L, D = x.shape
-        q, k, v = self.qkv(x).view(N, L, 3, self.n_heads, D // self.n_heads).permute(2, 0, 3, 1, 4)  # 3 x [N, h, L, D/h]
+        # One projection per q / k / v (slices of the fused weight): each is a dense [N, L, h, d]
+        # tensor seen as [N, h, L, d], so the attention gradients land in place, with no strided
+        # copy into a stacked [N, L, 3, h, d] buffer in the backward pass.
+        q, k, v = (F.linear(x, w, b).view(N, L, self.n_heads, D // self.n_heads).transpose(1, 2)  # [N, h, L, D/h]
+                   for w, b in zip(self.qkv.weight.chunk(3), self.qkv.bias.chunk(3)))
         p = self.attn_dropout if self.training else 0.0
         if q.device.type == "cpu" and q.dtype in (torch.bfloat16, torch.float16):
             # Under CPU autocast (or a half model): the CPU attention kernels are no faster in bf16 than in fp32 at
