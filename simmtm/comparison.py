@@ -97,7 +97,8 @@ def compare_forecasting(dataset: str, root: str | Path | None, cfg: SimMTMConfig
             log(f"{dataset} H={horizon} seed {seed} {method}: test MSE {r['test']['mse']:.4f} "
                 f"MAE {r['test']['mae']:.4f} (pre-training {pre_seconds:.0f}s)")
     desc = (f"{dataset} in-domain, H = {horizon}, {len(data.windows('train', seq_len=cfg.seq_len))} training windows"
-            + (f" (at most {max_windows} used per epoch)" if max_windows else ""))
+            + (f" (an evenly spaced {max_windows} of them, and of the validation windows, are used; "
+               f"the test split is whole)" if max_windows else ""))
     return runs, desc
 
 
