@@ -15,6 +15,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from simmtm.dropout import Dropout
+
 
 # --------------------------------------------------------------------------- Transformer
 def sinusoidal_positions(length: int, d_model: int) -> torch.Tensor:
@@ -99,10 +101,10 @@ class TransformerLayer(nn.Module):
     def __init__(self, d_model: int, n_heads: int, d_ff: int, dropout: float = 0.1, attn_dropout: float = 0.0):
         super().__init__()
         self.attention = MultiHeadSelfAttention(d_model, n_heads, attn_dropout)
-        self.ffn = nn.Sequential(nn.Linear(d_model, d_ff), nn.GELU(), nn.Dropout(dropout), nn.Linear(d_ff, d_model))
+        self.ffn = nn.Sequential(nn.Linear(d_model, d_ff), nn.GELU(), Dropout(dropout), nn.Linear(d_ff, d_model))
         self.norm1 = nn.LayerNorm(d_model)
         self.norm2 = nn.LayerNorm(d_model)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.norm1(x + self.dropout(self.attention(x)))
@@ -130,7 +132,7 @@ class ChannelIndependentTransformer(nn.Module):
         self.d_model, self.patch_len = d_model, patch_len
         self.embedding = TokenEmbedding(1, d_model) if patch_len == 1 else PatchEmbedding(patch_len, d_model)
         self.register_buffer("positions", sinusoidal_positions(max_len, d_model), persistent=False)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
         self.layers = nn.ModuleList(
             TransformerLayer(d_model, n_heads, d_ff, dropout, attn_dropout) for _ in range(n_layers))
         self.norm = nn.LayerNorm(d_model)
