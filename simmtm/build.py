@@ -60,7 +60,8 @@ def _decoder(cfg: SimMTMConfig, T: int, D: int, out_ch: int) -> nn.Module:
 
 
 def build_simmtm(cfg: SimMTMConfig) -> SimMTM:
-    """A SimMTM pre-training model from a config (whatever ``cfg.method`` says)."""
+    """A SimMTM pre-training model from a config (``cfg.method`` is not read: see
+    :func:`build_pretrainer` for the baselines)."""
     encoder = build_encoder(cfg)
     K, T, D, out_ch = _rows(encoder, cfg)
     if cfg.loss_weighting == "auto":

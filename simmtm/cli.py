@@ -1,4 +1,5 @@
-"""Command line: ``python -m simmtm <command>`` (demo, presets, download, pretrain, finetune, study)."""
+"""Command line: ``python -m simmtm <command>`` (demo, presets, download, pretrain, finetune, study,
+classify, compare)."""
 from __future__ import annotations
 
 import argparse
@@ -8,6 +9,8 @@ import sys
 from dataclasses import replace
 
 import torch
+
+from simmtm.objectives import METHODS
 
 AMP = {"none": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
@@ -71,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     _common(pre)
     pre.add_argument("--out", default=None, help="checkpoint path (default checkpoints/<data>_<preset>_pretrained.pt)")
     pre.add_argument("--compile", action="store_true", help="torch.compile the model (pays off on long GPU runs)")
-    pre.add_argument("--method", default=None, choices=["simmtm", "simclr", "vicreg", "barlow", "masked"],
+    pre.add_argument("--method", default=None, choices=list(METHODS),
                      help="pre-training objective (default: the preset's, simmtm)")
 
     ft = sub.add_parser("finetune", help="fine-tune a forecaster from a checkpoint (or random init)")
@@ -93,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
 
     cmp = sub.add_parser("compare", help="every pre-training method on the same encoder, data, budget and seeds")
     cmp.add_argument("--task", required=True, help="epilepsy, or a forecasting dataset (ETTh1, ETTm1, ...)")
-    cmp.add_argument("--methods", nargs="+", default=["simmtm", "simclr", "vicreg", "barlow", "masked", "none"])
+    cmp.add_argument("--methods", nargs="+", default=[*METHODS, "none"], choices=[*METHODS, "none"])
     cmp.add_argument("--encoder", default="cnn", choices=["cnn", "resnet"], help="classification encoder")
     cmp.add_argument("--preset", default=None, help="forecasting preset (default: the dataset's, else ETTm1)")
     cmp.add_argument("--patch-len", type=int, default=None, help="forecasting: patch tokens of P steps")
