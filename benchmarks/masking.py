@@ -11,25 +11,10 @@ import argparse
 import statistics
 import time
 
-import numpy as np
 import torch
 
 from simmtm.masking import make_masks
-
-
-def official_loop_mask(shape: tuple[int, ...], ratio: float = 0.5, lm: float = 3.0) -> np.ndarray:
-    """The official algorithm: a two-state chain stepped element by element over the WHOLE
-    flattened batch (spans cross series boundaries)."""
-    n = int(np.prod(shape))
-    keep = np.ones(n, dtype=bool)
-    p_m = 1 / lm
-    p = [p_m, p_m * ratio / (1 - ratio)]
-    state = int(np.random.rand() > ratio)
-    for i in range(n):
-        keep[i] = state
-        if np.random.rand() < p[state]:
-            state = 1 - state
-    return keep.reshape(shape)
+from simmtm.reference import official_loop_mask
 
 
 def median_ms(fn, repeats: int, sync=lambda: None) -> float:

@@ -9,6 +9,8 @@ exactly as ``nn.Dropout`` does. On other devices it is ``F.dropout`` (fused ther
 """
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -19,9 +21,7 @@ from simmtm.validation import check_probability
 def keep_mask(shape: torch.Size | tuple[int, ...], p: float, *, device: torch.device | str | None = None,
               generator: torch.Generator | None = None) -> torch.Tensor:
     """Boolean mask of ``shape``, each element False (dropped) with probability ``~p`` (16-bit resolution)."""
-    n = 1
-    for s in shape:
-        n *= s
+    n = math.prod(shape)
     bits = torch.empty((n + 1) // 2, dtype=torch.int32, device=device).random_(-2**31, 2**31, generator=generator)
     threshold = round(p * 65536) - 32768  # int16 lanes below it are dropped
     return (bits.view(torch.int16)[:n] >= threshold).view(shape)
