@@ -1,5 +1,5 @@
 """Command line: ``python -m simmtm <command>`` (demo, presets, download, pretrain, finetune, study,
-classify, compare)."""
+classify, compare, anomaly)."""
 from __future__ import annotations
 
 import argparse
@@ -122,6 +122,21 @@ def main(argv: list[str] | None = None) -> int:
     cl.add_argument("--device", default="auto")
     cl.add_argument("--out", default=None)
 
+    an = sub.add_parser("anomaly", help="anomaly benchmark: self-distilled MAE vs reconstruction baselines (synthetic)")
+    an.add_argument("--preset", default="synthetic", help="anomaly preset: synthetic or quick")
+    an.add_argument("--channels", type=int, default=1, help="channels per window (1 = univariate)")
+    an.add_argument("--length", type=int, default=96, help="window length")
+    an.add_argument("--sizes", type=int, nargs=3, default=[2000, 400, 1000], metavar=("TRAIN", "VAL", "TEST"),
+                    help="windows per split")
+    an.add_argument("--strategy", default=None, choices=["patch", "token", "temporal", "feature"],
+                    help="training mask strategy (default: the preset's, patch)")
+    an.add_argument("--methods", nargs="+", default=["sdmae", "mae", "simmtm-mae"], choices=["sdmae", "mae", "simmtm-mae"])
+    an.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    an.add_argument("--epochs", type=int, default=None, help="training epochs (default: the preset's)")
+    an.add_argument("--pretrain-epochs", type=int, default=10, help="SimMTM pre-training epochs (simmtm-mae)")
+    an.add_argument("--device", default="auto")
+    an.add_argument("--out", default=None, help="default results/anomaly_synthetic_<C>ch.md")
+
     args = parser.parse_args(argv)
     if args.command == "demo":
         from simmtm.demo import run_demo
@@ -196,6 +211,15 @@ def main(argv: list[str] | None = None) -> int:
                 finetune_epochs=finetune_epochs, out=args.out or f"results/comparison_{args.task}.md",
                 horizon=args.horizon, max_windows=args.max_windows, device=args.device,
                 command="python -m simmtm " + shlex.join(argv if argv is not None else sys.argv[1:]))
+    elif args.command == "anomaly":
+        from simmtm.anomaly.experiment import run as run_anomaly
+        from simmtm.anomaly.training import get_anomaly_preset
+
+        cfg = get_anomaly_preset(args.preset, **({"strategy": args.strategy} if args.strategy else {}))
+        run_anomaly(cfg, args.methods, args.seeds, n_channels=args.channels, length=args.length, sizes=tuple(args.sizes),
+                    epochs=args.epochs, pretrain_epochs=args.pretrain_epochs, device=args.device,
+                    out=args.out or f"results/anomaly_synthetic_{args.channels}ch.md",
+                    command="python -m simmtm " + shlex.join(argv if argv is not None else sys.argv[1:]))
     elif args.command == "study":
         from simmtm.forecasting import study
 

@@ -1,0 +1,172 @@
+"""Config, builders and the training loop of the anomaly detectors.
+
+Detectors (``DETECTORS``):
+    sdmae   self-distilled masked autoencoder: deep teacher + shallow student, score = discrepancy
+    mae     plain masked autoencoder (the teacher alone), score = reconstruction error
+Either can start from a pre-trained encoder (e.g. SimMTM's: :func:`pretrain_encoder`).
+
+Training masks each batch with the configured strategy, clips gradients, ramps the anomaly term
+in over ``warmup_epochs`` and keeps the epoch with the best VALIDATION window ROC-AUC.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, replace
+from typing import Any, Literal
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+from simmtm.anomaly.data import AnomalyWindows
+from simmtm.anomaly.losses import distillation_loss, reconstruction_loss, warmup_weight
+from simmtm.anomaly.masking import STRATEGIES, anomaly_mask
+from simmtm.anomaly.metrics import roc_auc
+from simmtm.anomaly.model import MaskedAutoencoder, SelfDistilledMAE, TokenDecoder
+from simmtm.anomaly.scoring import discrepancy_cells, reconstruction_cells, score_windows
+from simmtm.encoders import ChannelIndependentTransformer
+from simmtm.engine import fit, make_optimizer, resolve_device
+
+DETECTORS = ("sdmae", "mae")
+
+
+@dataclass(frozen=True)
+class AnomalyConfig:
+    """Model, masking, loss and training settings (defaults: the ``synthetic`` preset)."""
+
+    d_model: int = 32
+    n_heads: int = 4
+    encoder_layers: int = 2
+    teacher_layers: int = 4
+    student_layers: int = 1
+    d_ff: int = 64
+    dropout: float = 0.1
+    mask_ratio: float = 0.6
+    strategy: Literal["patch", "token", "temporal", "feature"] = "patch"
+    patch_len: int = 8
+    lam: float = 1.0
+    margin: float = 1.0
+    warmup_epochs: int = 5
+    grad_clip: float = 1.0
+    lr: float = 1e-3
+    batch_size: int = 64
+    epochs: int = 30
+    patience: int | None = 10
+    n_last: int = 16  # streaming scoring: the last steps masked
+    n_masks: int = 8  # random-mask scoring: masks averaged
+    val_masks: int = 4  # masks per window when validating each epoch
+
+    def __post_init__(self):
+        if self.strategy not in STRATEGIES:
+            raise ValueError(f"strategy must be one of {STRATEGIES}, got {self.strategy!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+ANOMALY_PRESETS: dict[str, AnomalyConfig] = {
+    "synthetic": AnomalyConfig(),
+    # CPU minutes for tests, CI and the notebook's QUICK mode.
+    "quick": AnomalyConfig(d_model=16, n_heads=2, teacher_layers=2, d_ff=32, epochs=4, warmup_epochs=2,
+                           patience=None, n_masks=4, val_masks=2),
+}
+
+
+def get_anomaly_preset(name: str, **overrides: Any) -> AnomalyConfig:
+    """The named anomaly preset with optional field overrides."""
+    if name not in ANOMALY_PRESETS:
+        raise ValueError(f"unknown anomaly preset {name!r}; available: {', '.join(ANOMALY_PRESETS)}")
+    return replace(ANOMALY_PRESETS[name], **overrides)
+
+
+def build_encoder(cfg: AnomalyConfig) -> nn.Module:
+    """The package's channel-independent Transformer with this config's sizes."""
+    return ChannelIndependentTransformer(cfg.d_model, cfg.n_heads, cfg.encoder_layers, cfg.d_ff, cfg.dropout)
+
+
+def build_detector(cfg: AnomalyConfig, kind: str = "sdmae", encoder: nn.Module | None = None) -> nn.Module:
+    """A ``sdmae`` or ``mae`` detector; pass ``encoder`` to start from pre-trained weights."""
+    if kind not in DETECTORS:
+        raise ValueError(f"unknown detector {kind!r}; choose from {DETECTORS}")
+    encoder = encoder if encoder is not None else build_encoder(cfg)
+    d_model = getattr(encoder, "d_model", cfg.d_model)
+    decoder = lambda n_layers: TokenDecoder(d_model, cfg.n_heads, n_layers, cfg.d_ff, cfg.dropout)  # noqa: E731
+    if kind == "mae":
+        return MaskedAutoencoder(encoder, decoder(cfg.teacher_layers))
+    return SelfDistilledMAE(encoder, decoder(cfg.teacher_layers), decoder(cfg.student_layers))
+
+
+def cell_scores(model: nn.Module):
+    """The cell score function matching ``model``'s kind."""
+    return discrepancy_cells if isinstance(model, SelfDistilledMAE) else reconstruction_cells
+
+
+def score(model: nn.Module, cfg: AnomalyConfig, windows: AnomalyWindows, *, mode: str = "random",
+          device: str | torch.device = "cpu", seed: int = 0, n_masks: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Window ``[N]`` and point ``[N, L]`` scores by ``mode``: ``random`` (``n_masks`` masks of the
+    training strategy) or ``last`` (the last ``cfg.n_last`` steps masked)."""
+    if mode not in ("random", "last"):
+        raise ValueError(f"mode must be 'random' or 'last', got {mode!r}")
+    return score_windows(model, windows.x, cell_scores(model), n_last=cfg.n_last if mode == "last" else None,
+                         n_masks=n_masks or cfg.n_masks, ratio=cfg.mask_ratio, strategy=cfg.strategy,
+                         patch_len=cfg.patch_len, device=device, seed=seed)
+
+
+def _epoch(model: nn.Module, cfg: AnomalyConfig, x: torch.Tensor, labels: torch.Tensor, optimizer, epoch: int,
+           generator: torch.Generator) -> dict[str, float]:
+    model.train()
+    order = torch.randperm(len(x), generator=generator, device=x.device)
+    weight = warmup_weight(epoch, cfg.warmup_epochs)
+    sums: dict[str, torch.Tensor] = {}
+    for index in order.split(cfg.batch_size):
+        xb, yb = x[index], labels[index]
+        mask = anomaly_mask(tuple(xb.shape), cfg.mask_ratio, cfg.strategy, patch_len=cfg.patch_len, generator=generator)
+        if isinstance(model, SelfDistilledMAE):
+            teacher, student = model(xb, mask)
+            out = distillation_loss(teacher, student, xb, mask, yb, lam=cfg.lam, margin=cfg.margin, anomaly_weight=weight)
+            loss, terms = out.loss, out.terms
+        else:
+            loss = reconstruction_loss(model(xb, mask), xb, mask, yb)
+            terms = {}
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        optimizer.step()
+        for k, v in {"loss": loss.detach(), **terms}.items():
+            sums[k] = sums.get(k, 0) + v * len(index)
+    return {k: v.item() / len(x) for k, v in sums.items()}
+
+
+def train_detector(model: nn.Module, cfg: AnomalyConfig, train: AnomalyWindows, val: AnomalyWindows | None = None, *,
+                   epochs: int | None = None, device: str = "auto", seed: int = 0, progress: bool = True,
+                   log=print) -> dict:
+    """Train ``model`` on ``train`` (window labels: 1 = labelled anomaly, used by ``sdmae`` only;
+    ``mae`` reconstructs normal windows only). With ``val`` (which must hold both classes), keep
+    the epoch with the best validation window ROC-AUC (random-mask scoring with ``cfg.val_masks``).
+
+    Returns ``{"history", "best_epoch", "best", "seconds"}`` as :func:`simmtm.engine.fit`.
+    """
+    dev = resolve_device(device)
+    torch.manual_seed(seed)
+    model.to(dev)
+    x = torch.as_tensor(train.x, device=dev)
+    labels = torch.as_tensor(train.labels, device=dev)
+    if (labels == 0).sum() == 0:
+        raise ValueError("the training windows hold no normal window")
+    if val is not None and len(np.unique(val.labels)) < 2:
+        raise ValueError("validation windows must hold both normal and anomalous windows to select an epoch")
+    optimizer = make_optimizer(model, cfg.lr)
+    generator = torch.Generator(device=dev).manual_seed(seed)
+    t0 = time.perf_counter()
+
+    def validate() -> dict[str, float]:
+        window_scores, _ = score(model, cfg, val, device=dev, seed=seed, n_masks=cfg.val_masks)
+        return {"roc_auc": roc_auc(val.labels, window_scores)}
+
+    result = fit(model, lambda e: _epoch(model, cfg, x, labels, optimizer, e, generator),
+                 validate if val is not None else None, epochs if epochs is not None else cfg.epochs,
+                 monitor="roc_auc", mode="max", patience=cfg.patience if val is not None else None, progress=progress,
+                 on_epoch_end=lambda e, r: log and log(f"[anomaly] epoch {e}: " + ", ".join(
+                     f"{k} {v:.4f}" for k, v in r.items() if k != "epoch") + f" ({time.perf_counter() - t0:.0f}s)"))
+    result["seconds"] = time.perf_counter() - t0
+    return result
