@@ -74,7 +74,8 @@ def build_simmtm(cfg: SimMTMConfig) -> SimMTM:
                   mask_ratio=cfg.mask_ratio, mean_span=cfg.mean_span, mask_kind=cfg.mask_kind,
                   temperature=cfg.temperature, weighting=weighting,
                   norm=InstanceNorm() if cfg.instance_norm else None,
-                  seq_len=cfg.seq_len, n_channels=_expected_channels(encoder, cfg))
+                  seq_len=cfg.seq_len, n_channels=_expected_channels(encoder, cfg),
+                  similarity_chunk=cfg.similarity_chunk)
 
 
 def build_pretrainer(cfg: SimMTMConfig) -> nn.Module:

@@ -85,6 +85,7 @@ class SimMTMConfig:
     epochs: int = 50
     weight_decay: float = 0.0
     seed: int = 2023
+    similarity_chunk: int | None = None  # rows per block of the similarity softmaxes (None: dense [R, R])
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict (for checkpoints and logs); :meth:`from_dict` inverts it."""

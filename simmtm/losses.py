@@ -74,3 +74,32 @@ class AutomaticWeightedLoss(nn.Module):
         stacked = torch.stack([loss.float() for loss in losses])  # [n_losses]
         var = self.sigma.float() ** 2
         return (0.5 / var * stacked + torch.log1p(var)).sum()
+
+
+def _constraint_block(s_block: torch.Tensor, s_all: torch.Tensor, start: int, n_series: int,
+                      temperature: float) -> torch.Tensor:
+    """Sum over rows ``start .. start + len(s_block)`` of each row's ``-sum log p`` over its positives."""
+    R = s_all.shape[0]
+    logits = (s_block @ s_all.T) / temperature  # [c, R]
+    r = torch.arange(len(s_block), device=logits.device) + start
+    logits = logits.index_put((r - start, r), torch.tensor(float("-inf"), device=logits.device, dtype=logits.dtype))
+    log_p = torch.log_softmax(logits, dim=1)  # [c, R]
+    per_view = log_p.view(len(s_block), R // n_series, n_series)[r - start, :, r % n_series]  # [c, M+1]
+    is_self = F.one_hot(r // n_series, R // n_series).bool()
+    return -per_view.masked_fill(is_self, 0.0).sum()
+
+
+def constraint_loss_chunked(s: torch.Tensor, n_series: int, temperature: float, chunk: int = 1024) -> torch.Tensor:
+    """:func:`constraint_loss` from the projections ``s`` ``[R, P]`` without the ``[R, R]``
+    matrix: ``chunk`` rows at a time, recomputed in backward, memory ``chunk * R``."""
+    from torch.utils.checkpoint import checkpoint
+
+    R = s.shape[0]
+    if n_series < 1 or R % n_series:
+        raise ValueError(f"s has {R} rows, not a positive multiple of n_series ({n_series})")
+    if chunk < 1:
+        raise ValueError(f"chunk must be >= 1, got {chunk}")
+    s = F.normalize(s.float(), dim=1)  # [R, P]
+    total = sum(checkpoint(_constraint_block, s[a:a + chunk], s, a, n_series, temperature, use_reentrant=False)
+                for a in range(0, R, chunk))
+    return total / R

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 import torch
 import torch.nn as nn
 
-from simmtm.losses import AutomaticWeightedLoss, constraint_loss, reconstruction_loss
+from simmtm.losses import AutomaticWeightedLoss, constraint_loss, constraint_loss_chunked, reconstruction_loss
 from simmtm.masking import MASK_KINDS, mask_views
 from simmtm.normalization import InstanceNorm
-from simmtm.similarity import aggregate, cosine_similarity_matrix
+from simmtm.similarity import aggregate, aggregate_chunked, cosine_similarity_matrix
 from simmtm.validation import check_positive, check_probability, check_series
 
 
@@ -67,14 +67,19 @@ class SimMTM(nn.Module):
             statistics over observed points, reconstruction de-normalised before the loss).
         seq_len, n_channels: if given, inputs are checked against them (clear errors instead
             of a shape mismatch deep inside a layer).
+        similarity_chunk: if given, the similarity softmaxes, aggregation and constraint loss are
+            computed that many rows at a time and recomputed in backward (memory ``chunk * R``
+            instead of ``R^2``; same values and gradients), unless ``return_matrices`` asks for them.
     """
 
     def __init__(self, encoder: nn.Module, projector: nn.Module, decoder: nn.Module, *,
                  n_views: int = 3, mask_ratio: float = 0.5, mean_span: float = 3.0,
                  mask_kind: str = "geometric", temperature: float = 0.2,
                  weighting: nn.Module | None = None, norm: InstanceNorm | None = None,
-                 seq_len: int | None = None, n_channels: int | None = None):
+                 seq_len: int | None = None, n_channels: int | None = None, similarity_chunk: int | None = None):
         super().__init__()
+        if similarity_chunk is not None and similarity_chunk < 1:
+            raise ValueError(f"similarity_chunk must be >= 1 or None, got {similarity_chunk}")
         if not isinstance(n_views, int) or n_views < 1:
             raise ValueError(f"n_views must be an integer >= 1, got {n_views!r}")
         check_positive("temperature", temperature)
@@ -87,6 +92,7 @@ class SimMTM(nn.Module):
         self.n_views, self.mask_ratio, self.mean_span, self.mask_kind = n_views, mask_ratio, mean_span, mask_kind
         self.temperature = temperature
         self.seq_len, self.n_channels = seq_len, n_channels
+        self.similarity_chunk = similarity_chunk
 
     def forward(self, x: torch.Tensor, *, mask: torch.Tensor | None = None,
                 generator: torch.Generator | None = None, return_matrices: bool = False) -> SimMTMOutput:
@@ -113,9 +119,14 @@ class SimMTM(nn.Module):
         _, K, T, D = z.shape
         rows = z.reshape(-1, T, D)  # [R, T, D], row = view*B*K + b*K + k
         s = self.projector(rows)  # [R, P]
-        similarity = cosine_similarity_matrix(s)  # [R, R]
-        loss_con = constraint_loss(similarity, B * K, self.temperature)
-        z_hat, weights = aggregate(similarity, rows, self.temperature, rows=B * K)  # [B*K, T, D], [B*K, R]
+        if self.similarity_chunk is not None and not return_matrices:  # never materialise [R, R]
+            similarity = weights = None
+            loss_con = constraint_loss_chunked(s, B * K, self.temperature, self.similarity_chunk)
+            z_hat = aggregate_chunked(s, rows, self.temperature, rows=B * K, chunk=self.similarity_chunk)  # [B*K, T, D]
+        else:
+            similarity = cosine_similarity_matrix(s)  # [R, R]
+            loss_con = constraint_loss(similarity, B * K, self.temperature)
+            z_hat, weights = aggregate(similarity, rows, self.temperature, rows=B * K)  # [B*K, T, D], [B*K, R]
         reconstruction = self.decoder(z_hat.view(B, K, T, D))  # [B, L, C]
         if reconstruction.shape != x.shape:
             raise ValueError(f"decoder output {tuple(reconstruction.shape)} does not match input {tuple(x.shape)}")
@@ -124,8 +135,8 @@ class SimMTM(nn.Module):
         loss_rec = reconstruction_loss(reconstruction, x)
         loss = self.weighting(loss_rec, loss_con)
         return SimMTMOutput(loss, loss_rec.detach(), loss_con.detach(), reconstruction, mask,
-                            similarity.detach() if return_matrices else None,
-                            weights.detach() if return_matrices else None)
+                            similarity.detach() if return_matrices and similarity is not None else None,
+                            weights.detach() if return_matrices and weights is not None else None)
 
 
 class Forecaster(nn.Module):

@@ -83,3 +83,37 @@ def aggregate(
     weights = aggregation_weights(similarity, temperature, rows)  # [rows, R]
     z_hat = weights @ z.reshape(z.shape[0], -1)  # [rows, T*D]
     return z_hat.view(weights.shape[0], *z.shape[1:]), weights  # [rows, T, D]
+
+
+def _aggregate_block(s_block: torch.Tensor, s_all: torch.Tensor, z_flat: torch.Tensor, start: int,
+                     temperature: float) -> torch.Tensor:
+    """Rows ``start .. start + len(s_block)`` of :func:`aggregate` from normalised projections."""
+    logits = (s_block @ s_all.T) / temperature  # [c, R]
+    i = torch.arange(len(s_block), device=logits.device)
+    logits = logits.index_put((i, i + start), torch.tensor(float("-inf"), device=logits.device, dtype=logits.dtype))
+    return torch.softmax(logits, dim=1) @ z_flat  # [c, T*D]
+
+
+def aggregate_chunked(s: torch.Tensor, z: torch.Tensor, temperature: float, rows: int | None = None,
+                      chunk: int = 1024) -> torch.Tensor:
+    """:func:`aggregate` from the projections ``s`` ``[R, P]`` without the ``[R, R]`` matrix.
+
+    Rows are rebuilt ``chunk`` at a time and each block's similarities and weights are
+    recomputed in the backward pass (activation checkpointing), so memory grows as
+    ``chunk * R`` instead of ``R^2``; values and gradients equal the dense path's.
+
+    Returns ``z_hat`` ``[rows, ...]`` (``rows`` defaults to R).
+    """
+    from torch.utils.checkpoint import checkpoint
+
+    check_positive("temperature", temperature)
+    if s.dim() != 2 or z.shape[0] != s.shape[0]:
+        raise ValueError(f"s must be [R, P] and z [R, ...] with the same R, got {tuple(s.shape)}, {tuple(z.shape)}")
+    if chunk < 1:
+        raise ValueError(f"chunk must be >= 1, got {chunk}")
+    rows = s.shape[0] if rows is None else rows
+    s = F.normalize(s, dim=1)  # [R, P]
+    z_flat = z.reshape(z.shape[0], -1)  # [R, T*D]
+    blocks = [checkpoint(_aggregate_block, s[a:min(a + chunk, rows)], s, z_flat, a, temperature, use_reentrant=False)
+              for a in range(0, rows, chunk)]
+    return torch.cat(blocks).view(rows, *z.shape[1:])  # [rows, T, D]

@@ -77,3 +77,52 @@ def test_bad_temperature_and_shapes():
         aggregate(torch.zeros(3, 3), torch.zeros(4, 2), 0.2)
     with pytest.raises(ValueError, match=r"\[R, P\]"):
         cosine_similarity_matrix(torch.zeros(3, 2, 2))
+
+
+@pytest.mark.parametrize("chunk", [1, 4, 7, 100])
+def test_chunked_aggregation_and_constraint_equal_dense(chunk):
+    from simmtm.losses import constraint_loss, constraint_loss_chunked
+    from simmtm.similarity import aggregate_chunked
+
+    torch.manual_seed(0)
+    R, N = 24, 6  # 3 views + originals of 6 rows
+    s = torch.randn(R, 5, dtype=torch.float64, requires_grad=True)
+    z = torch.randn(R, 3, 2, dtype=torch.float64, requires_grad=True)
+    sim = cosine_similarity_matrix(s)
+    dense_z, _ = aggregate(sim, z, 0.2, rows=N)
+    dense = dense_z.square().sum() + constraint_loss(sim, N, 0.2)
+    grads = torch.autograd.grad(dense, (s, z))
+    chunked_z = aggregate_chunked(s, z, 0.2, rows=N, chunk=chunk)
+    torch.testing.assert_close(chunked_z, dense_z)
+    chunked = chunked_z.square().sum() + constraint_loss_chunked(s, N, 0.2, chunk=chunk)
+    torch.testing.assert_close(chunked, dense, atol=1e-6, rtol=1e-6)  # the constraint loss runs in fp32
+    for a, b in zip(torch.autograd.grad(chunked, (s, z)), grads):
+        torch.testing.assert_close(a, b, atol=1e-6, rtol=1e-6)
+
+
+def test_simmtm_with_similarity_chunks_matches_dense():
+    from dataclasses import replace
+
+    from simmtm import build_simmtm, get_preset
+
+    cfg = replace(get_preset("tiny"), seq_len=32, n_channels=2)
+    torch.manual_seed(0)
+    dense = build_simmtm(cfg)
+    chunked = build_simmtm(replace(cfg, similarity_chunk=5))
+    chunked.load_state_dict(dense.state_dict())
+    x = torch.randn(4, 32, 2)
+    mask = (torch.rand(12, 32, 2, generator=torch.Generator().manual_seed(1)) > 0.5).float()
+    mask[:4] = 1
+    outs = []
+    for model in (dense, chunked):
+        torch.manual_seed(3)  # same dropout draws
+        out = model(x, mask=mask)
+        out.loss.backward()
+        outs.append((out, {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}))
+    (a, ga), (b, gb) = outs
+    torch.testing.assert_close(a.loss, b.loss)
+    assert ga.keys() == gb.keys()
+    for name in ga:
+        torch.testing.assert_close(ga[name], gb[name], atol=1e-5, rtol=1e-4, msg=name)
+    with pytest.raises(ValueError, match="similarity_chunk"):
+        build_simmtm(replace(cfg, similarity_chunk=0))
