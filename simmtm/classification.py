@@ -15,13 +15,13 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from simmtm.build import build_classifier, build_pretrainer
+from simmtm.build import build_classifier
 from simmtm.checkpoint import save_checkpoint
 from simmtm.config import SimMTMConfig
 from simmtm.data.windows import LabelledSeries
-from simmtm.engine import (evaluate_pretrain, fit, grad_scaler, make_loader, make_optimizer, maybe_compile,
-                           pretrain_one_epoch, resolve_device, train_one_epoch)
+from simmtm.engine import fit, make_loader, make_optimizer, resolve_device, train_one_epoch
 from simmtm.metrics import classification_metrics
+from simmtm.pretraining import run_pretraining
 
 Split = tuple[np.ndarray, np.ndarray]  # (X [N, L, C], y [N])
 
@@ -67,35 +67,18 @@ def evaluate(model: nn.Module, loader, device: torch.device) -> dict[str, float]
 
 def pretrain(cfg: SimMTMConfig, x_train: np.ndarray, x_val: np.ndarray | None = None, *, device: str = "auto",
              epochs: int | None = None, amp_dtype: torch.dtype | None = None, seed: int = 0,
-             checkpoint: str | Path | None = None, progress: bool = True, log=print,
+             checkpoint: str | Path | None = None, resume: bool = False, progress: bool = True, log=print,
              compile: bool = False) -> tuple[nn.Module, dict]:
     """Pre-train SimMTM on unlabelled windows ``[N, L, C]``; with ``x_val``, keep the epoch with
-    the lowest validation loss."""
+    the lowest validation loss. ``resume`` continues an interrupted run writing the same
+    ``checkpoint`` (:mod:`simmtm.pretraining`)."""
     cfg = replace(cfg, seq_len=x_train.shape[1], n_channels=x_train.shape[2])
-    dev = resolve_device(device)
-    torch.manual_seed(seed)
-    model = build_pretrainer(cfg).to(dev)
     zeros = lambda x: np.zeros(len(x), dtype=np.int64)  # noqa: E731  (labels unused)
-    train_loader = make_loader(LabelledSeries(x_train, zeros(x_train)), cfg.batch_size, shuffle=True, device=dev,
-                               drop_last=len(x_train) > cfg.batch_size, seed=seed)
-    val_loader = None if x_val is None else make_loader(LabelledSeries(x_val, zeros(x_val)), 4 * cfg.batch_size,
-                                                        shuffle=False, device=dev)
-    optimizer = make_optimizer(model, cfg.lr, cfg.weight_decay)
-    step_model = maybe_compile(model, compile)  # same parameters
-    masks, scaler = torch.Generator(device=dev).manual_seed(seed), grad_scaler(dev, amp_dtype)
-    t0 = time.perf_counter()
-    result = fit(model,
-                 lambda e: pretrain_one_epoch(step_model, train_loader, optimizer, dev, amp_dtype=amp_dtype, generator=masks,
-                                              scaler=scaler, progress=progress),
-                 (lambda: evaluate_pretrain(model, val_loader, dev, amp_dtype=amp_dtype)) if val_loader else None,
-                 epochs if epochs is not None else cfg.epochs, progress=progress,
-                 on_epoch_end=lambda e, r: log(f"[pretrain] epoch {e}: " + ", ".join(
-                     f"{k} {v:.4f}" for k, v in r.items() if k != "epoch") + f" ({time.perf_counter() - t0:.0f}s)"))
-    result["seconds"] = time.perf_counter() - t0
-    if checkpoint is not None:
-        save_checkpoint(checkpoint, model, cfg, optimizer=optimizer, epoch=result["best_epoch"],
-                        metrics=result["history"][result["best_epoch"]])
-    return model, result
+    train = LabelledSeries(x_train, zeros(x_train))
+    val = None if x_val is None else LabelledSeries(x_val, zeros(x_val))
+    return run_pretraining(cfg, train, val, device=device, epochs=epochs, amp_dtype=amp_dtype, seed=seed,
+                           checkpoint=checkpoint, resume=resume, val_batch_size=4 * cfg.batch_size, compile=compile,
+                           progress=progress, log=log, tag="pretrain")
 
 
 def finetune(cfg: SimMTMConfig, splits: dict[str, Split], *, encoder: nn.Module | None = None,

@@ -76,6 +76,10 @@ def main(argv: list[str] | None = None) -> int:
     pre.add_argument("--compile", action="store_true", help="torch.compile the model (pays off on long GPU runs)")
     pre.add_argument("--method", default=None, choices=list(METHODS),
                      help="pre-training objective (default: the preset's, simmtm)")
+    pre.add_argument("--resume", action="store_true",
+                     help="continue an interrupted run that wrote the same --out (exact: same weights as unbroken)")
+    pre.add_argument("--similarity-chunk", type=int, default=None,
+                     help="rows per block of the similarity softmaxes (memory chunk*R instead of R^2; same result)")
 
     ft = sub.add_parser("finetune", help="fine-tune a forecaster from a checkpoint (or random init)")
     _common(ft)
@@ -162,8 +166,11 @@ def main(argv: list[str] | None = None) -> int:
         data_name = args.data or args.preset
         data = _data(data_name, args.root, cfg.seq_len, args.features)
         out = args.out or f"checkpoints/{data.name}_{args.preset}_pretrained.pt"
+        if args.similarity_chunk is not None:
+            cfg = replace(cfg, similarity_chunk=args.similarity_chunk)
         pretrain(cfg, data, device=args.device, epochs=args.epochs, amp_dtype=AMP[args.amp], compile=args.compile,
-                 max_windows=args.max_windows, seed=args.seed, checkpoint=out, progress=not args.no_progress)
+                 max_windows=args.max_windows, seed=args.seed, checkpoint=out, resume=args.resume,
+                 progress=not args.no_progress)
         print(f"checkpoint: {out}")
     elif args.command == "finetune":
         from simmtm.checkpoint import load_pretrained_encoder

@@ -185,7 +185,8 @@ def evaluate_classifier(model: nn.Module, loader: DataLoader, device: torch.devi
 def fit(model: nn.Module, run_epoch: Callable[[int], dict[str, float]],
         validate: Callable[[], dict[str, float]] | None, epochs: int, *, monitor: str = "loss",
         mode: str = "min", patience: int | None = None, progress: bool = True,
-        on_epoch_end: Callable[[int, dict], None] | None = None) -> dict:
+        on_epoch_end: Callable[[int, dict], None] | None = None, start: dict | None = None,
+        on_state: Callable[[dict], None] | None = None) -> dict:
     """Run ``epochs`` epochs, keep the weights with the best VALIDATION ``monitor`` and restore
     them at the end; stop early after ``patience`` epochs without improvement.
 
@@ -193,6 +194,10 @@ def fit(model: nn.Module, run_epoch: Callable[[int], dict[str, float]],
         run_epoch: ``epoch -> train metrics``.
         validate: ``() -> validation metrics`` (None: keep the last weights, no early stopping).
         mode: ``"min"`` or ``"max"`` for ``monitor``.
+        start: the loop state from an interrupted run (what ``on_state`` received last) to
+            continue from the epoch after it.
+        on_state: called after every epoch with the loop state ``{"epoch", "history", "best",
+            "best_epoch", "best_state", "stale"}`` (save it to resume later).
 
     Returns:
         ``{"history": [per-epoch dict], "best_epoch": int, "best": float}``.
@@ -201,7 +206,13 @@ def fit(model: nn.Module, run_epoch: Callable[[int], dict[str, float]],
         raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
     sign = 1.0 if mode == "min" else -1.0
     history, best, best_epoch, best_state, stale = [], math.inf, -1, None, 0
-    for epoch in tqdm(range(epochs), desc="epochs", disable=not progress):
+    first = 0
+    if start is not None:
+        history, best, best_epoch = list(start["history"]), start["best"], start["best_epoch"]
+        best_state, stale, first = start["best_state"], start["stale"], start["epoch"] + 1
+    if patience is not None and stale >= patience:  # the interrupted run had already stopped early
+        first = epochs
+    for epoch in tqdm(range(first, epochs), desc="epochs", disable=not progress, initial=first, total=epochs):
         row = {"epoch": epoch, **{f"train_{k}": v for k, v in run_epoch(epoch).items()}}
         if validate is not None:
             row.update({f"val_{k}": v for k, v in validate().items()})
@@ -214,6 +225,9 @@ def fit(model: nn.Module, run_epoch: Callable[[int], dict[str, float]],
         history.append(row)
         if on_epoch_end is not None:
             on_epoch_end(epoch, row)
+        if on_state is not None:
+            on_state({"epoch": epoch, "history": history, "best": best, "best_epoch": best_epoch,
+                      "best_state": best_state, "stale": stale})
         if patience is not None and stale >= patience:
             break
     if best_state is not None:

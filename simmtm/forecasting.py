@@ -18,12 +18,13 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.utils.data import Subset
 
-from simmtm.build import build_forecaster, build_pretrainer
+from simmtm.build import build_forecaster
 from simmtm.checkpoint import save_checkpoint
 from simmtm.config import SimMTMConfig
 from simmtm.data.forecasting import ForecastingData
-from simmtm.engine import (evaluate_forecaster, evaluate_pretrain, fit, grad_scaler, make_loader, make_optimizer,
-                           maybe_compile, pretrain_one_epoch, resolve_device, train_one_epoch)
+from simmtm.engine import (evaluate_forecaster, fit, grad_scaler, make_loader, make_optimizer, resolve_device,
+                           train_one_epoch)
+from simmtm.pretraining import run_pretraining
 
 
 def _subsample(ds, max_windows: int | None, seed: int):
@@ -35,39 +36,19 @@ def _subsample(ds, max_windows: int | None, seed: int):
 
 def pretrain(cfg: SimMTMConfig, data: ForecastingData, *, device: str = "auto", epochs: int | None = None,
              amp_dtype: torch.dtype | None = None, max_windows: int | None = None, seed: int = 0,
-             checkpoint: str | Path | None = None, progress: bool = True, log=print,
+             checkpoint: str | Path | None = None, resume: bool = False, progress: bool = True, log=print,
              compile: bool = False) -> tuple[nn.Module, dict]:
     """Pre-train SimMTM on the training windows of ``data``; keep the epoch with the lowest
-    validation loss (masks on validation are drawn from a fixed seed). Returns ``(model, fit result)``."""
+    validation loss (masks on validation are drawn from a fixed seed). ``resume`` continues an
+    interrupted run writing the same ``checkpoint`` (:mod:`simmtm.pretraining`). Returns
+    ``(model, fit result)``."""
     if cfg.n_channels != data.n_channels:
         cfg = replace(cfg, n_channels=data.n_channels)
-    dev = resolve_device(device)
-    torch.manual_seed(seed)
-    model = build_pretrainer(cfg).to(dev)
     train = _subsample(data.windows("train", seq_len=cfg.seq_len), max_windows, seed)
     val = _subsample(data.windows("val", seq_len=cfg.seq_len), max_windows and max(max_windows // 4, 1), seed)
-    train_loader = make_loader(train, cfg.batch_size, shuffle=True, device=dev, drop_last=len(train) > cfg.batch_size, seed=seed)
-    val_loader = make_loader(val, 2 * cfg.batch_size, shuffle=False, device=dev)
-    optimizer = make_optimizer(model, cfg.lr, cfg.weight_decay)
-    step_model = maybe_compile(model, compile)  # same parameters
-    masks = torch.Generator(device=dev).manual_seed(seed)
-    scaler = grad_scaler(dev, amp_dtype)
-    t0 = time.perf_counter()
-
-    def report(epoch, row):
-        values = ", ".join(f"{k} {v:.4f}" for k, v in row.items() if k != "epoch")
-        log(f"[pretrain {cfg.method} {data.name}] epoch {epoch}: {values} ({time.perf_counter() - t0:.0f}s)")
-
-    result = fit(model,
-                 lambda e: pretrain_one_epoch(step_model, train_loader, optimizer, dev, amp_dtype=amp_dtype,
-                                              generator=masks, scaler=scaler, progress=progress),
-                 lambda: evaluate_pretrain(model, val_loader, dev, amp_dtype=amp_dtype),
-                 epochs if epochs is not None else cfg.epochs, progress=progress, on_epoch_end=report)
-    result["seconds"] = time.perf_counter() - t0
-    if checkpoint is not None:
-        save_checkpoint(checkpoint, model, cfg, optimizer=optimizer, epoch=result["best_epoch"],
-                        metrics=result["history"][result["best_epoch"]], kind="simmtm", dataset=data.name)
-    return model, result
+    return run_pretraining(cfg, train, val, device=device, epochs=epochs, amp_dtype=amp_dtype, seed=seed,
+                           checkpoint=checkpoint, resume=resume, val_batch_size=2 * cfg.batch_size, compile=compile,
+                           progress=progress, log=log, tag=f"pretrain {cfg.method} {data.name}", dataset=data.name)
 
 
 def finetune(cfg: SimMTMConfig, data: ForecastingData, horizon: int, *, encoder: nn.Module | None = None,

@@ -1,0 +1,135 @@
+"""The pre-training run shared by forecasting and classification: loaders, optimizer, the
+epoch loop with validation-based selection, the final checkpoint, and exact resume.
+
+With ``checkpoint`` set, the run also keeps ``<checkpoint>.resume.pt`` (the previous one as
+``.resume.prev.pt``), written atomically after every epoch: model, optimizer, grad scaler,
+the loop state (epoch, history, best weights, patience counter) and every random state the
+run draws from (torch, CUDA, numpy, Python, the mask generator, the shuffling generator).
+``resume=True`` continues from it, ending with the same weights as an unbroken run (bit for
+bit on the CPU). There is no learning-rate scheduler to save: pre-training uses a constant
+rate, as the official code does.
+"""
+from __future__ import annotations
+
+import os
+import random
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn as nn
+from torch.utils.data import Dataset
+
+from simmtm.build import build_pretrainer
+from simmtm.checkpoint import save_checkpoint
+from simmtm.config import SimMTMConfig
+from simmtm.engine import (evaluate_pretrain, fit, grad_scaler, make_loader, make_optimizer, maybe_compile,
+                           pretrain_one_epoch, resolve_device)
+
+
+def resume_path(checkpoint: str | Path) -> Path:
+    """Where the resumable state of a run writing ``checkpoint`` lives."""
+    checkpoint = Path(checkpoint)
+    return checkpoint.with_name(checkpoint.stem + ".resume.pt")
+
+
+def _previous(path: Path) -> Path:
+    return path.with_name(path.stem + ".prev.pt")
+
+
+def _atomic_save(payload: dict, path: Path) -> None:
+    """Write ``path`` via a temp file and a rename, keeping the last good file as ``.prev.pt``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(payload, tmp)
+    if path.exists():
+        os.replace(path, _previous(path))
+    os.replace(tmp, path)
+
+
+def load_resume_state(path: str | Path) -> dict[str, Any]:
+    """Read a resume file, with a clear error (naming the previous good file) if it is damaged."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no resume state at {path}")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as err:  # truncated or corrupt: torch raises several error types
+        prev = _previous(path)
+        hint = f"; the previous state {prev} is intact: rename it to {path.name} to resume from it" if prev.is_file() else ""
+        raise ValueError(f"{path} is truncated or corrupt ({type(err).__name__}: {err}){hint}") from err
+    if not isinstance(state, dict) or "loop" not in state:
+        raise ValueError(f"{path} is not a simmtm resume state")
+    return state
+
+
+def _random_states(generators: dict[str, torch.Generator]) -> dict[str, Any]:
+    return {"torch": torch.get_rng_state(), "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
+            "numpy": np.random.get_state(), "python": random.getstate(),
+            **{name: g.get_state() for name, g in generators.items()}}
+
+
+def _restore_random_states(states: dict[str, Any], generators: dict[str, torch.Generator]) -> None:
+    torch.set_rng_state(states["torch"])
+    if states["cuda"] is not None and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(states["cuda"])
+    np.random.set_state(states["numpy"])
+    random.setstate(states["python"])
+    for name, g in generators.items():
+        g.set_state(states[name])
+
+
+def run_pretraining(cfg: SimMTMConfig, train: Dataset, val: Dataset | None = None, *, device: str = "auto",
+                    epochs: int | None = None, amp_dtype: torch.dtype | None = None, seed: int = 0,
+                    checkpoint: str | Path | None = None, resume: bool = False, val_batch_size: int | None = None,
+                    compile: bool = False, progress: bool = True, log=print, tag: str = "pretrain",
+                    **checkpoint_extra: Any) -> tuple[nn.Module, dict]:
+    """Pre-train ``cfg.method`` on ``train`` (batches of ``x`` or ``(x, y)``); with ``val``, keep the
+    epoch with the lowest validation loss. Writes ``checkpoint`` (best weights) at the end and,
+    along the way, the resume state (module docstring). Returns ``(model, fit result)``."""
+    if resume and checkpoint is None:
+        raise ValueError("resume=True needs the checkpoint path of the run to resume")
+    dev = resolve_device(device)
+    torch.manual_seed(seed)
+    model = build_pretrainer(cfg).to(dev)
+    train_loader = make_loader(train, cfg.batch_size, shuffle=True, device=dev, drop_last=len(train) > cfg.batch_size,
+                               seed=seed)
+    val_loader = None if val is None else make_loader(val, val_batch_size or 2 * cfg.batch_size, shuffle=False, device=dev)
+    optimizer = make_optimizer(model, cfg.lr, cfg.weight_decay)
+    scaler = grad_scaler(dev, amp_dtype)
+    step_model = maybe_compile(model, compile)  # same parameters
+    generators = {"masks": torch.Generator(device=dev).manual_seed(seed), "shuffle": train_loader.generator}
+    epochs = epochs if epochs is not None else cfg.epochs
+    state_file = resume_path(checkpoint) if checkpoint is not None else None
+    start = None
+    if resume and state_file.is_file():
+        state = load_resume_state(state_file)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scaler.load_state_dict(state["scaler"])
+        _restore_random_states(state["random"], generators)
+        start = state["loop"]
+        log(f"[{tag}] resuming after epoch {start['epoch']} from {state_file}")
+    t0 = time.perf_counter()
+
+    def report(epoch, row):
+        values = ", ".join(f"{k} {v:.4f}" for k, v in row.items() if k != "epoch")
+        log(f"[{tag}] epoch {epoch}: {values} ({time.perf_counter() - t0:.0f}s)")
+
+    def save_state(loop: dict) -> None:
+        _atomic_save({"config": cfg.to_dict(), "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                      "scaler": scaler.state_dict(), "loop": loop, "random": _random_states(generators)}, state_file)
+
+    result = fit(model,
+                 lambda e: pretrain_one_epoch(step_model, train_loader, optimizer, dev, amp_dtype=amp_dtype,
+                                              generator=generators["masks"], scaler=scaler, progress=progress),
+                 (lambda: evaluate_pretrain(model, val_loader, dev, amp_dtype=amp_dtype)) if val_loader else None,
+                 epochs, progress=progress, on_epoch_end=report, start=start,
+                 on_state=save_state if state_file is not None else None)
+    result["seconds"] = time.perf_counter() - t0
+    if checkpoint is not None:
+        save_checkpoint(checkpoint, model, cfg, optimizer=optimizer, epoch=result["best_epoch"],
+                        metrics=result["history"][result["best_epoch"]], kind="simmtm", **checkpoint_extra)
+    return model, result

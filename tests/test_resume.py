@@ -1,0 +1,115 @@
+"""Exact resume of pre-training: an interrupted run continued with resume=True ends with the same
+weights as an unbroken one; damaged state files give clear errors; torchrun restarts a killed worker."""
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from simmtm import get_preset
+from simmtm.classification import pretrain
+from simmtm.pretraining import load_resume_state, resume_path
+
+CFG = get_preset("tiny", batch_size=8)  # transformer with dropout: exercises every random state
+QUIET = dict(device="cpu", progress=False, log=lambda *_: None)
+
+
+def _data():
+    rng = np.random.default_rng(0)
+    t = np.arange(32)[None, :, None]
+    x = np.sin(2 * np.pi * t / rng.uniform(6, 16, (48, 1, 2))) + 0.1 * rng.normal(size=(48, 32, 2))
+    return x[:40].astype(np.float32), x[40:].astype(np.float32)
+
+
+def _same_weights(a: torch.nn.Module, b: torch.nn.Module) -> bool:
+    sa, sb = a.state_dict(), b.state_dict()
+    return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+def test_interrupted_run_resumes_bit_for_bit(tmp_path):
+    train, val = _data()
+    whole, whole_fit = pretrain(CFG, train, val, epochs=3, checkpoint=tmp_path / "whole.pt", **QUIET)
+    pretrain(CFG, train, val, epochs=1, checkpoint=tmp_path / "part.pt", **QUIET)  # "killed" after epoch 0
+    logs = []
+    resumed, resumed_fit = pretrain(CFG, train, val, epochs=3, checkpoint=tmp_path / "part.pt", resume=True,
+                                    device="cpu", progress=False, log=logs.append)
+    assert any("resuming after epoch 0" in line for line in logs)
+    assert [r["epoch"] for r in resumed_fit["history"]] == [0, 1, 2]
+    assert resumed_fit["history"] == whole_fit["history"]
+    assert resumed_fit["best_epoch"] == whole_fit["best_epoch"]
+    assert _same_weights(resumed, whole)
+    state = load_resume_state(resume_path(tmp_path / "part.pt"))
+    assert state["loop"]["epoch"] == 2 and set(state["random"]) >= {"torch", "numpy", "python", "masks", "shuffle"}
+
+
+def test_resume_without_state_starts_fresh_and_needs_a_checkpoint(tmp_path):
+    train, val = _data()
+    fresh, _ = pretrain(CFG, train, val, epochs=1, **QUIET)
+    resumed, _ = pretrain(CFG, train, val, epochs=1, checkpoint=tmp_path / "new.pt", resume=True, **QUIET)
+    assert _same_weights(fresh, resumed)
+    with pytest.raises(ValueError, match="checkpoint path"):
+        pretrain(CFG, train, val, epochs=1, resume=True, **QUIET)
+
+
+def test_truncated_state_gives_a_clear_error_and_the_previous_one_loads(tmp_path):
+    train, val = _data()
+    pretrain(CFG, train, val, epochs=2, checkpoint=tmp_path / "run.pt", **QUIET)
+    path = resume_path(tmp_path / "run.pt")
+    previous = path.with_name(path.stem + ".prev.pt")
+    assert previous.is_file() and load_resume_state(previous)["loop"]["epoch"] == 0
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])  # a kill mid-copy, a full disk...
+    with pytest.raises(ValueError, match=r"truncated or corrupt.*previous state .*run\.resume\.prev\.pt"):
+        load_resume_state(path)
+    with pytest.raises(ValueError, match="truncated or corrupt"):
+        pretrain(CFG, train, val, epochs=3, checkpoint=tmp_path / "run.pt", resume=True, **QUIET)
+    os.replace(previous, path)  # what the error message advises
+    _, fit = pretrain(CFG, train, val, epochs=3, checkpoint=tmp_path / "run.pt", resume=True, **QUIET)
+    assert [r["epoch"] for r in fit["history"]] == [0, 1, 2]
+
+
+SCRIPT = """
+import os, sys
+import numpy as np
+sys.path.insert(0, {root!r})
+from simmtm import get_preset
+from simmtm.classification import pretrain
+
+data = np.load({data!r})
+attempt = int(os.environ.get("TORCHELASTIC_RESTART_COUNT", "0"))
+
+def log(line):
+    print(line, flush=True)
+    if attempt == 0 and line.startswith("[pretrain] epoch 1:"):
+        os._exit(17)  # the worker dies after epoch 1 (before its state is saved)
+
+pretrain(get_preset("tiny", batch_size=8), data["train"], data["val"], epochs=3, checkpoint={ckpt!r}, resume=True,
+         device="cpu", progress=False, log=log)
+print("attempt", attempt, "finished", flush=True)
+"""
+
+
+@pytest.mark.skipif(shutil.which("torchrun") is None and not Path(sys.executable).with_name("torchrun").exists(),
+                    reason="torchrun is not installed")
+def test_torchrun_restarts_a_killed_worker_from_the_last_state(tmp_path):
+    train, val = _data()
+    np.savez(tmp_path / "data.npz", train=train, val=val)
+    script = tmp_path / "job.py"
+    root = str(Path(__file__).resolve().parents[1])
+    script.write_text(textwrap.dedent(SCRIPT.format(root=root, data=str(tmp_path / "data.npz"),
+                                                    ckpt=str(tmp_path / "job.pt"))))
+    torchrun = shutil.which("torchrun") or str(Path(sys.executable).with_name("torchrun"))
+    proc = subprocess.run([torchrun, "--standalone", "--nproc_per_node=1", "--max-restarts=1", str(script)],
+                          capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert "resuming after epoch 0" in proc.stdout and "attempt 1 finished" in proc.stdout
+    whole, _ = pretrain(CFG, train, val, epochs=3, checkpoint=tmp_path / "whole.pt", **QUIET)
+    from simmtm.checkpoint import load_simmtm
+
+    restarted, _, _ = load_simmtm(tmp_path / "job.pt")
+    assert _same_weights(restarted, whole)
