@@ -75,7 +75,7 @@ def build_simmtm(cfg: SimMTMConfig) -> SimMTM:
                   temperature=cfg.temperature, weighting=weighting,
                   norm=InstanceNorm() if cfg.instance_norm else None,
                   seq_len=cfg.seq_len, n_channels=_expected_channels(encoder, cfg),
-                  similarity_chunk=cfg.similarity_chunk)
+                  similarity_chunk=cfg.similarity_chunk, global_similarity=cfg.global_similarity)
 
 
 def build_pretrainer(cfg: SimMTMConfig) -> nn.Module:

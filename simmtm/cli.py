@@ -78,6 +78,8 @@ def main(argv: list[str] | None = None) -> int:
                      help="pre-training objective (default: the preset's, simmtm)")
     pre.add_argument("--resume", action="store_true",
                      help="continue an interrupted run that wrote the same --out (exact: same weights as unbroken)")
+    pre.add_argument("--global-similarity", action="store_true",
+                     help="under torchrun: similarity over the global batch (default: per process, as the official code)")
     pre.add_argument("--similarity-chunk", type=int, default=None,
                      help="rows per block of the similarity softmaxes (memory chunk*R instead of R^2; same result)")
 
@@ -166,8 +168,8 @@ def main(argv: list[str] | None = None) -> int:
         data_name = args.data or args.preset
         data = _data(data_name, args.root, cfg.seq_len, args.features)
         out = args.out or f"checkpoints/{data.name}_{args.preset}_pretrained.pt"
-        if args.similarity_chunk is not None:
-            cfg = replace(cfg, similarity_chunk=args.similarity_chunk)
+        cfg = replace(cfg, global_similarity=args.global_similarity,
+                      **({"similarity_chunk": args.similarity_chunk} if args.similarity_chunk is not None else {}))
         pretrain(cfg, data, device=args.device, epochs=args.epochs, amp_dtype=AMP[args.amp], compile=args.compile,
                  max_windows=args.max_windows, seed=args.seed, checkpoint=out, resume=args.resume,
                  progress=not args.no_progress)

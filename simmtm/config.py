@@ -86,6 +86,7 @@ class SimMTMConfig:
     weight_decay: float = 0.0
     seed: int = 2023
     similarity_chunk: int | None = None  # rows per block of the similarity softmaxes (None: dense [R, R])
+    global_similarity: bool = False  # under torchrun: similarity over the global batch (False: per process, official)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict (for checkpoints and logs); :meth:`from_dict` inverts it."""

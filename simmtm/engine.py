@@ -30,11 +30,12 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
 
 
 def make_loader(dataset: Dataset, batch_size: int, *, shuffle: bool, device: torch.device | str = "cpu",
-                drop_last: bool = False, seed: int | None = None, num_workers: int = 0) -> DataLoader:
-    """A DataLoader with pinned memory on CUDA and a seeded shuffle."""
+                drop_last: bool = False, seed: int | None = None, num_workers: int = 0,
+                sampler=None) -> DataLoader:
+    """A DataLoader with pinned memory on CUDA and a seeded shuffle (or ``sampler``'s order)."""
     generator = torch.Generator().manual_seed(seed) if seed is not None else None
-    return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, drop_last=drop_last,
-                      pin_memory=torch.device(device).type == "cuda", generator=generator,
+    return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle and sampler is None, sampler=sampler,
+                      drop_last=drop_last, pin_memory=torch.device(device).type == "cuda", generator=generator,
                       num_workers=num_workers)
 
 
@@ -107,13 +108,26 @@ def pretrain_one_epoch(model: nn.Module, loader: DataLoader, optimizer: torch.op
         n += len(x)
         if progress and step % log_every == 0:
             bar.set_postfix(loss=f"{out.loss.item():.4f}")
-    return {k: v.item() / max(n, 1) for k, v in sums.items()}
+    return _means(sums, n)
 
 
 def _accumulate(sums: dict[str, torch.Tensor], out, weight: int) -> None:
     """Add ``weight *`` the loss and each term to the on-device running sums (no host sync)."""
     for k, v in {"loss": out.loss.detach(), **out.terms}.items():
         sums[k] = sums.get(k, 0) + v.float() * weight
+
+
+def _means(sums: dict[str, torch.Tensor], n: int) -> dict[str, float]:
+    """Sample-weighted means; under torch.distributed the sums and counts of every process are
+    added first (never a mean of per-process means)."""
+    from simmtm.distributed import sum_across_ranks
+
+    if not sums:
+        return {}
+    device = next(iter(sums.values())).device
+    total = sum_across_ranks(torch.stack([*(v.float() for v in sums.values()), torch.tensor(float(n), device=device)]))
+    *values, count = total.tolist()
+    return {k: v / max(count, 1) for k, v in zip(sums, values)}
 
 
 @torch.no_grad()
@@ -131,7 +145,7 @@ def evaluate_pretrain(model: nn.Module, loader: DataLoader, device: torch.device
             out = model(x, generator=generator)
         _accumulate(sums, out, len(x))
         n += len(x)
-    return {k: v.item() / max(n, 1) for k, v in sums.items()}
+    return _means(sums, n)
 
 
 def train_one_epoch(model: nn.Module, loader: DataLoader, loss_fn: Callable, optimizer: torch.optim.Optimizer,

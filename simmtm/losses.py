@@ -20,7 +20,8 @@ def reconstruction_loss(reconstruction: torch.Tensor, target: torch.Tensor) -> t
     return F.mse_loss(reconstruction.float(), target.detach().float())
 
 
-def constraint_loss(similarity: torch.Tensor, n_series: int, temperature: float) -> torch.Tensor:
+def constraint_loss(similarity: torch.Tensor, n_series: int, temperature: float,
+                    self_index: torch.Tensor | None = None) -> torch.Tensor:
     """Series-wise constraint with multiple positives (Eq. 6).
 
     For every row i, with ``p_ij = softmax_{j != i}(sim_ij / tau)``, the loss is
@@ -29,18 +30,22 @@ def constraint_loss(similarity: torch.Tensor, n_series: int, temperature: float)
     ``log_softmax(logits / tau)`` and the 0/1 positive target.
 
     Args:
-        similarity: cosine similarities ``[R, R]``.
+        similarity: cosine similarities ``[R, R]``, or ``[n, R]`` rows of it with ``self_index``.
         n_series: N, the number of rows per view (``R = (M+1) * N``).
         temperature: tau.
+        self_index: ``[n]`` index of each row within the R (default: row i is row i of a square
+            matrix); the loss is then the mean over these n rows.
     """
-    R = similarity.shape[0]
+    n, R = similarity.shape
     if n_series < 1 or R % n_series:
-        raise ValueError(f"similarity has {R} rows, not a positive multiple of n_series ({n_series})")
-    log_p = torch.log_softmax(exclude_self_logits(similarity.float(), temperature), dim=1)  # [R, R]
-    # Row r's positives sit at column r mod N of every view block: gather them, [R, M+1],
-    # instead of building an [R, R] positive mask.
-    r = torch.arange(R, device=similarity.device)
-    per_view = log_p.view(R, R // n_series, n_series)[r, :, r % n_series]  # [R, M+1]
+        raise ValueError(f"similarity has {R} columns, not a positive multiple of n_series ({n_series})")
+    r = torch.arange(n, device=similarity.device) if self_index is None else self_index
+    if len(r) != n:
+        raise ValueError(f"self_index has {len(r)} entries for {n} rows")
+    log_p = torch.log_softmax(exclude_self_logits(similarity.float(), temperature, self_index=self_index), dim=1)
+    # Row r's positives sit at column r mod N of every view block: gather them, [n, M+1],
+    # instead of building an [n, R] positive mask.
+    per_view = log_p.view(n, R // n_series, n_series)[torch.arange(n, device=r.device), :, r % n_series]  # [n, M+1]
     is_self = F.one_hot(r // n_series, R // n_series).bool()  # the -inf entry of row r itself
     return -per_view.masked_fill(is_self, 0.0).sum(dim=1).mean()
 

@@ -14,7 +14,9 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
+from simmtm.distributed import gather_rows, is_distributed, local_rows, world_size
 from simmtm.losses import AutomaticWeightedLoss, constraint_loss, constraint_loss_chunked, reconstruction_loss
 from simmtm.masking import MASK_KINDS, mask_views
 from simmtm.normalization import InstanceNorm
@@ -70,13 +72,19 @@ class SimMTM(nn.Module):
         similarity_chunk: if given, the similarity softmaxes, aggregation and constraint loss are
             computed that many rows at a time and recomputed in backward (memory ``chunk * R``
             instead of ``R^2``; same values and gradients), unless ``return_matrices`` asks for them.
+        global_similarity: under torch.distributed, compare and aggregate over the GLOBAL batch
+            (every process's rows, gathered differentiably) so that W processes x batch b learn
+            what one process with batch W*b learns; False (the official behaviour) keeps each
+            process's batch on its own. Training only (evaluation stays per process, so uneven
+            validation shards need no collective); no effect in a single process.
     """
 
     def __init__(self, encoder: nn.Module, projector: nn.Module, decoder: nn.Module, *,
                  n_views: int = 3, mask_ratio: float = 0.5, mean_span: float = 3.0,
                  mask_kind: str = "geometric", temperature: float = 0.2,
                  weighting: nn.Module | None = None, norm: InstanceNorm | None = None,
-                 seq_len: int | None = None, n_channels: int | None = None, similarity_chunk: int | None = None):
+                 seq_len: int | None = None, n_channels: int | None = None, similarity_chunk: int | None = None,
+                 global_similarity: bool = False):
         super().__init__()
         if similarity_chunk is not None and similarity_chunk < 1:
             raise ValueError(f"similarity_chunk must be >= 1 or None, got {similarity_chunk}")
@@ -93,6 +101,7 @@ class SimMTM(nn.Module):
         self.temperature = temperature
         self.seq_len, self.n_channels = seq_len, n_channels
         self.similarity_chunk = similarity_chunk
+        self.global_similarity = global_similarity
 
     def forward(self, x: torch.Tensor, *, mask: torch.Tensor | None = None,
                 generator: torch.Generator | None = None, return_matrices: bool = False) -> SimMTMOutput:
@@ -119,7 +128,15 @@ class SimMTM(nn.Module):
         _, K, T, D = z.shape
         rows = z.reshape(-1, T, D)  # [R, T, D], row = view*B*K + b*K + k
         s = self.projector(rows)  # [R, P]
-        if self.similarity_chunk is not None and not return_matrices:  # never materialise [R, R]
+        if self.global_similarity and self.training and is_distributed():  # all processes' rows
+            V = self.n_views + 1
+            mine = local_rows(B * K, V).to(s.device)  # [R] this process's rows in the global order
+            s_all = F.normalize(gather_rows(s, V), dim=1)  # [W*R, P]
+            similarity = s_all[mine] @ s_all.T  # [R, W*R]
+            loss_con = constraint_loss(similarity, world_size() * B * K, self.temperature, self_index=mine)
+            z_hat, weights = aggregate(similarity[:B * K], gather_rows(rows, V), self.temperature,
+                                       self_index=mine[:B * K])  # [B*K, T, D], [B*K, W*R]
+        elif self.similarity_chunk is not None and not return_matrices:  # never materialise [R, R]
             similarity = weights = None
             loss_con = constraint_loss_chunked(s, B * K, self.temperature, self.similarity_chunk)
             z_hat = aggregate_chunked(s, rows, self.temperature, rows=B * K, chunk=self.similarity_chunk)  # [B*K, T, D]

@@ -8,6 +8,13 @@ run draws from (torch, CUDA, numpy, Python, the mask generator, the shuffling ge
 ``resume=True`` continues from it, ending with the same weights as an unbroken run (bit for
 bit on the CPU). There is no learning-rate scheduler to save: pre-training uses a constant
 rate, as the official code does.
+
+Under ``torchrun`` (``torchrun --nproc_per_node=N -m simmtm pretrain ...``) the same function
+runs data-parallel: DistributedDataParallel, a DistributedSampler re-shuffled every epoch,
+per-process seeds derived from ``seed`` (:func:`simmtm.distributed.rank_seed`), validation split
+across processes, metrics reduced as sums, and logs, progress bars, checkpoints and resume
+states from process 0 only (the resume state holds every process's random states).
+``cfg.global_similarity`` makes SimMTM compare series across the whole global batch.
 """
 from __future__ import annotations
 
@@ -20,13 +27,15 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn as nn
-from torch.utils.data import Dataset
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import Dataset, DistributedSampler, Subset
 
 from simmtm.build import build_pretrainer
 from simmtm.checkpoint import save_checkpoint
 from simmtm.config import SimMTMConfig
+from simmtm.distributed import gather_objects, rank, rank_seed, setup, world_size
 from simmtm.engine import (evaluate_pretrain, fit, grad_scaler, make_loader, make_optimizer, maybe_compile,
-                           pretrain_one_epoch, resolve_device)
+                           pretrain_one_epoch)
 
 
 def resume_path(checkpoint: str | Path) -> Path:
@@ -91,25 +100,43 @@ def run_pretraining(cfg: SimMTMConfig, train: Dataset, val: Dataset | None = Non
     along the way, the resume state (module docstring). Returns ``(model, fit result)``."""
     if resume and checkpoint is None:
         raise ValueError("resume=True needs the checkpoint path of the run to resume")
-    dev = resolve_device(device)
-    torch.manual_seed(seed)
+    dev = setup(device)  # joins torchrun's process group when launched by it
+    W, r = world_size(), rank()
+    main = r == 0
+    log = log if main else (lambda *_: None)
+    progress = progress and main
+    torch.manual_seed(seed)  # the same initial weights in every process
     model = build_pretrainer(cfg).to(dev)
-    train_loader = make_loader(train, cfg.batch_size, shuffle=True, device=dev, drop_last=len(train) > cfg.batch_size,
-                               seed=seed)
+    step_model, sampler = model, None
+    if W > 1:
+        has_bn = any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules())
+        if cfg.global_similarity and has_bn and dev.type == "cuda":
+            model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
+        elif cfg.global_similarity and has_bn:
+            log(f"[{tag}] note: BatchNorm statistics stay per process on the CPU (SyncBatchNorm needs CUDA)")
+        torch.manual_seed(rank_seed(seed))  # each process its own dropout stream
+        step_model = DistributedDataParallel(model, device_ids=[dev.index] if dev.type == "cuda" else None)
+        sampler = DistributedSampler(train, num_replicas=W, rank=r, shuffle=True, seed=seed, drop_last=True)
+        val = None if val is None else Subset(val, range(r, len(val), W))  # sums are reduced: no padding
+    train_loader = make_loader(train, cfg.batch_size, shuffle=True, device=dev,
+                               drop_last=len(train) // W > cfg.batch_size, seed=seed, sampler=sampler)
     val_loader = None if val is None else make_loader(val, val_batch_size or 2 * cfg.batch_size, shuffle=False, device=dev)
     optimizer = make_optimizer(model, cfg.lr, cfg.weight_decay)
     scaler = grad_scaler(dev, amp_dtype)
-    step_model = maybe_compile(model, compile)  # same parameters
-    generators = {"masks": torch.Generator(device=dev).manual_seed(seed), "shuffle": train_loader.generator}
+    step_model = maybe_compile(step_model, compile)  # same parameters
+    generators = {"masks": torch.Generator(device=dev).manual_seed(rank_seed(seed)), "shuffle": train_loader.generator}
     epochs = epochs if epochs is not None else cfg.epochs
     state_file = resume_path(checkpoint) if checkpoint is not None else None
     start = None
     if resume and state_file.is_file():
         state = load_resume_state(state_file)
+        if state.get("world_size", 1) != W:
+            raise ValueError(f"{state_file} was written by {state.get('world_size', 1)} process(es); resume it with "
+                             f"as many (this run has {W})")
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scaler.load_state_dict(state["scaler"])
-        _restore_random_states(state["random"], generators)
+        _restore_random_states(state["random"][r], generators)
         start = state["loop"]
         log(f"[{tag}] resuming after epoch {start['epoch']} from {state_file}")
     t0 = time.perf_counter()
@@ -119,17 +146,24 @@ def run_pretraining(cfg: SimMTMConfig, train: Dataset, val: Dataset | None = Non
         log(f"[{tag}] epoch {epoch}: {values} ({time.perf_counter() - t0:.0f}s)")
 
     def save_state(loop: dict) -> None:
-        _atomic_save({"config": cfg.to_dict(), "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                      "scaler": scaler.state_dict(), "loop": loop, "random": _random_states(generators)}, state_file)
+        random_states = gather_objects(_random_states(generators))  # every process's
+        if main:
+            _atomic_save({"config": cfg.to_dict(), "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                          "scaler": scaler.state_dict(), "loop": loop, "random": random_states, "world_size": W},
+                         state_file)
 
-    result = fit(model,
-                 lambda e: pretrain_one_epoch(step_model, train_loader, optimizer, dev, amp_dtype=amp_dtype,
-                                              generator=generators["masks"], scaler=scaler, progress=progress),
+    def run_epoch(epoch: int) -> dict[str, float]:
+        if sampler is not None:
+            sampler.set_epoch(epoch)
+        return pretrain_one_epoch(step_model, train_loader, optimizer, dev, amp_dtype=amp_dtype,
+                                  generator=generators["masks"], scaler=scaler, progress=progress)
+
+    result = fit(model, run_epoch,
                  (lambda: evaluate_pretrain(model, val_loader, dev, amp_dtype=amp_dtype)) if val_loader else None,
                  epochs, progress=progress, on_epoch_end=report, start=start,
                  on_state=save_state if state_file is not None else None)
     result["seconds"] = time.perf_counter() - t0
-    if checkpoint is not None:
+    if checkpoint is not None and main:
         save_checkpoint(checkpoint, model, cfg, optimizer=optimizer, epoch=result["best_epoch"],
                         metrics=result["history"][result["best_epoch"]], kind="simmtm", **checkpoint_extra)
     return model, result

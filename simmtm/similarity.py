@@ -38,31 +38,37 @@ def positive_mask(n_rows: int, n_series: int, device: torch.device | str | None 
     return same & ~torch.eye(n_rows, dtype=torch.bool, device=device)
 
 
-def exclude_self_logits(similarity: torch.Tensor, temperature: float, rows: int | None = None) -> torch.Tensor:
+def exclude_self_logits(similarity: torch.Tensor, temperature: float, rows: int | None = None,
+                        self_index: torch.Tensor | None = None) -> torch.Tensor:
     """``similarity / temperature`` with each row's own entry set to -inf.
 
     Args:
-        similarity: ``[R, R]``.
+        similarity: ``[R, R]``, or ``[n, R]`` rows of a larger matrix with ``self_index``.
         temperature: tau > 0.
         rows: keep only the first ``rows`` rows (default: all), giving ``[rows, R]``.
+        self_index: ``[n]`` column of each row's own entry (default: row i is column i), e.g.
+            this process's rows within a batch gathered from several processes.
     """
     check_positive("temperature", temperature)
     rows = similarity.shape[0] if rows is None else rows
     logits = similarity[:rows] / temperature  # [rows, R]
-    self_entry = torch.arange(rows, device=similarity.device)
-    return logits.index_put((self_entry, self_entry), torch.tensor(float("-inf"), device=logits.device, dtype=logits.dtype))
+    row = torch.arange(rows, device=similarity.device)
+    col = row if self_index is None else self_index[:rows]
+    return logits.index_put((row, col), torch.tensor(float("-inf"), device=logits.device, dtype=logits.dtype))
 
 
-def aggregation_weights(similarity: torch.Tensor, temperature: float, rows: int | None = None) -> torch.Tensor:
+def aggregation_weights(similarity: torch.Tensor, temperature: float, rows: int | None = None,
+                        self_index: torch.Tensor | None = None) -> torch.Tensor:
     """Softmax of ``similarity / temperature`` over the other rows (Eq. 4): the weights with
     which each series is rebuilt from the others. Each row sums to 1 and has a 0 diagonal.
 
-    Returns ``[rows, R]`` (``rows`` defaults to R)."""
-    return torch.softmax(exclude_self_logits(similarity, temperature, rows), dim=1)
+    Returns ``[rows, R]`` (``rows`` defaults to R); ``self_index`` as in :func:`exclude_self_logits`."""
+    return torch.softmax(exclude_self_logits(similarity, temperature, rows, self_index), dim=1)
 
 
 def aggregate(
-    similarity: torch.Tensor, z: torch.Tensor, temperature: float, rows: int | None = None
+    similarity: torch.Tensor, z: torch.Tensor, temperature: float, rows: int | None = None,
+    self_index: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Point-wise aggregation: rebuild each row's point-wise representation as the
     similarity-weighted sum of the other rows' (Eq. 4), ``z_hat_i = sum_{j != i} w_ij z_j``.
@@ -74,13 +80,15 @@ def aggregate(
         rows: rebuild only the first ``rows`` rows (the originals, whose reconstruction is the
             loss). The result and its gradients for those rows are identical to the full
             computation, at ``rows / R`` of the cost.
+        self_index: each row's own column when ``similarity`` is ``[n, R]`` rows of a larger
+            matrix (:func:`exclude_self_logits`); ``z`` then holds all R rows.
 
     Returns:
         ``(z_hat, weights)``: ``z_hat`` is ``[rows, ...]`` like ``z``, ``weights`` ``[rows, R]``.
     """
-    if z.shape[0] != similarity.shape[0]:
+    if z.shape[0] != similarity.shape[1]:
         raise ValueError(f"z has {z.shape[0]} rows but similarity is {tuple(similarity.shape)}")
-    weights = aggregation_weights(similarity, temperature, rows)  # [rows, R]
+    weights = aggregation_weights(similarity, temperature, rows, self_index)  # [rows, R]
     z_hat = weights @ z.reshape(z.shape[0], -1)  # [rows, T*D]
     return z_hat.view(weights.shape[0], *z.shape[1:]), weights  # [rows, T, D]
 

@@ -1,0 +1,142 @@
+"""torch.distributed on the CPU (gloo, 2 processes on the loopback address).
+
+Global similarity: 2 processes x batch b give the loss and gradients of 1 process x batch 2b on
+the same data and masks. Local similarity (the official behaviour): each process computes what it
+would alone, and DDP averages the gradients. The whole pre-training run under a torchrun-like
+environment keeps the processes in step and writes one checkpoint.
+"""
+import os
+import socket
+
+import numpy as np
+import pytest
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+import torch.nn as nn
+
+from simmtm.encoders import ChannelIndependentTransformer
+from simmtm.heads import PointwiseDecoder
+from simmtm.model import SimMTM
+from simmtm.normalization import InstanceNorm
+
+pytestmark = pytest.mark.skipif(not dist.is_available(), reason="torch.distributed is not available")
+
+B, L, C, M, WORLD = 3, 16, 2, 2, 2  # per-process batch, length, channels, views, processes
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _model(global_similarity: bool) -> SimMTM:
+    torch.manual_seed(0)
+    encoder = ChannelIndependentTransformer(d_model=8, n_heads=2, n_layers=1, d_ff=16, dropout=0.0)
+    projector = nn.Sequential(nn.Flatten(), nn.Linear(L * 8, 16))  # no BatchNorm: SyncBatchNorm needs CUDA
+    return SimMTM(encoder, projector, PointwiseDecoder(8, 1), n_views=M, norm=InstanceNorm(),
+                  global_similarity=global_similarity)
+
+
+def _data():
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(WORLD * B, L, C, generator=g)
+    mask = (torch.rand((M + 1) * WORLD * B, L, C, generator=g) > 0.4).float()
+    mask[:WORLD * B] = 1.0  # originals
+    return x, mask
+
+
+def _shard(x, mask, rank):
+    """Process ``rank``'s series and, view by view, their masks (rows stay view-major)."""
+    rows = torch.cat([torch.arange(v * WORLD * B + rank * B, v * WORLD * B + (rank + 1) * B) for v in range(M + 1)])
+    return x[rank * B:(rank + 1) * B], mask[rows]
+
+
+def _grads(model):
+    return {n: p.grad.detach().clone() for n, p in model.named_parameters()}
+
+
+def _worker(rank, port, mode, out):
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    dist.init_process_group("gloo", rank=rank, world_size=WORLD)
+    try:
+        model = _model(mode == "global")
+        ddp = nn.parallel.DistributedDataParallel(model)
+        x, mask = _shard(*_data(), rank)
+        loss = ddp(x, mask=mask).loss
+        loss.backward()  # DDP averages the gradients over processes
+        mean_loss = loss.detach().clone()
+        dist.all_reduce(mean_loss)
+        torch.save({"loss": mean_loss / WORLD, "local_loss": loss.detach(), "grads": _grads(model)},
+                   os.path.join(out, f"rank{rank}.pt"))
+    finally:
+        dist.destroy_process_group()
+
+
+def _spawn(mode, tmp_path):
+    mp.spawn(_worker, args=(_free_port(), mode, str(tmp_path)), nprocs=WORLD, join=True)
+    return [torch.load(tmp_path / f"rank{r}.pt") for r in range(WORLD)]
+
+
+def test_global_similarity_equals_one_process_with_the_global_batch(tmp_path):
+    ranks = _spawn("global", tmp_path)
+    single = _model(global_similarity=True)  # in one process the flag changes nothing
+    x, mask = _data()
+    loss = single(x, mask=mask).loss
+    loss.backward()
+    for r in ranks:
+        torch.testing.assert_close(r["loss"], loss.detach(), atol=1e-6, rtol=1e-5)
+        for name, g in _grads(single).items():
+            torch.testing.assert_close(r["grads"][name], g, atol=1e-6, rtol=1e-4, msg=name)
+
+
+def test_local_similarity_is_each_process_on_its_own(tmp_path):
+    ranks = _spawn("local", tmp_path)
+    x, mask = _data()
+    losses, grads = [], []
+    for rank in range(WORLD):
+        model = _model(global_similarity=False)
+        loss = model(*_shard(x, mask, rank)[:1], mask=_shard(x, mask, rank)[1]).loss
+        loss.backward()
+        losses.append(loss.detach())
+        grads.append(_grads(model))
+        torch.testing.assert_close(ranks[rank]["local_loss"], loss.detach(), atol=1e-6, rtol=1e-5)
+    whole = _model(global_similarity=False)
+    whole(x, mask=mask).loss.backward()
+    name = "projector.1.weight"
+    assert not torch.allclose(ranks[0]["grads"][name], _grads(whole)[name], atol=1e-4)  # not the global batch
+    for name in grads[0]:
+        mean = sum(g[name] for g in grads) / WORLD
+        torch.testing.assert_close(ranks[0]["grads"][name], mean, atol=1e-6, rtol=1e-4, msg=name)
+
+
+def _run_worker(rank, port, out, global_similarity):
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), LOCAL_RANK=str(rank),
+                      WORLD_SIZE=str(WORLD))
+    from simmtm import get_preset
+    from simmtm.classification import pretrain
+
+    cfg = get_preset("tiny", batch_size=4, global_similarity=global_similarity)
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(40, 24, 2)).astype(np.float32)
+    try:
+        model, fit = pretrain(cfg, x[:34], x[34:], epochs=2, seed=5, checkpoint=os.path.join(out, "run.pt"),
+                              device="cpu", progress=False, log=lambda *_: None)
+        torch.save({"state": model.state_dict(), "history": fit["history"]}, os.path.join(out, f"result{rank}.pt"))
+    finally:
+        dist.destroy_process_group()
+
+
+@pytest.mark.parametrize("global_similarity", [False, True])
+def test_pretraining_run_under_torchrun_environment(tmp_path, global_similarity):
+    mp.spawn(_run_worker, args=(_free_port(), str(tmp_path), global_similarity), nprocs=WORLD, join=True)
+    a, b = (torch.load(tmp_path / f"result{r}.pt") for r in range(WORLD))
+    assert a["history"] == b["history"]  # metrics reduced across processes, identical everywhere
+    weights = [k for k in a["state"] if "running_" not in k and "num_batches" not in k]  # BN statistics are per process
+    assert all(torch.equal(a["state"][k], b["state"][k]) for k in weights)  # DDP kept the weights in step
+    assert np.isfinite([row["train_loss"] for row in a["history"]]).all()
+    state = torch.load(tmp_path / "run.resume.pt", weights_only=False)
+    assert state["world_size"] == WORLD and len(state["random"]) == WORLD
+    assert not torch.equal(state["random"][0]["masks"], state["random"][1]["masks"])  # per-process streams
+    assert (tmp_path / "run.pt").is_file()
