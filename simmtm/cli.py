@@ -1,5 +1,5 @@
 """Command line: ``python -m simmtm <command>`` (demo, presets, download, pretrain, finetune, study,
-classify, compare, anomaly)."""
+classify, compare, anomaly, convert)."""
 from __future__ import annotations
 
 import argparse
@@ -143,6 +143,10 @@ def main(argv: list[str] | None = None) -> int:
     an.add_argument("--device", default="auto")
     an.add_argument("--out", default=None, help="default results/anomaly_synthetic_<C>ch.md")
 
+    cv = sub.add_parser("convert", help="convert a CSV series or a TF-C .pt split to a memory-mapped corpus folder")
+    cv.add_argument("source", help="a .csv (date column + value columns) or a TF-C .pt split")
+    cv.add_argument("out", help="output folder (values.npy, labels.npy, meta.json)")
+
     args = parser.parse_args(argv)
     if args.command == "demo":
         from simmtm.demo import run_demo
@@ -220,6 +224,11 @@ def main(argv: list[str] | None = None) -> int:
                 finetune_epochs=finetune_epochs, out=args.out or f"results/comparison_{args.task}.md",
                 horizon=args.horizon, max_windows=args.max_windows, device=args.device,
                 command="python -m simmtm " + shlex.join(argv if argv is not None else sys.argv[1:]))
+    elif args.command == "convert":
+        from simmtm.data.memmap import convert, read_meta
+
+        folder = convert(args.source, args.out)
+        print(f"{folder}: {read_meta(folder)}")
     elif args.command == "anomaly":
         from simmtm.anomaly.experiment import run as run_anomaly
         from simmtm.anomaly.training import get_anomaly_preset
