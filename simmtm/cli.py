@@ -177,7 +177,10 @@ def main(argv: list[str] | None = None) -> int:
         pretrain(cfg, data, device=args.device, epochs=args.epochs, amp_dtype=AMP[args.amp], compile=args.compile,
                  max_windows=args.max_windows, seed=args.seed, checkpoint=out, resume=args.resume,
                  progress=not args.no_progress)
-        print(f"checkpoint: {out}")
+        from simmtm.distributed import rank
+
+        if rank() == 0:
+            print(f"checkpoint: {out}")
     elif args.command == "finetune":
         from simmtm.checkpoint import load_pretrained_encoder
         from simmtm.forecasting import finetune
@@ -197,8 +200,11 @@ def main(argv: list[str] | None = None) -> int:
                               amp_dtype=AMP[args.amp], max_windows=args.max_windows, seed=args.seed,
                               checkpoint=f"{args.out or 'checkpoints'}/{data.name}_H{horizon}_{tag}.pt",
                               progress=not args.no_progress)
-            print(f"{data.name} H={horizon} ({tag}): test MSE {result['test']['mse']:.4f} MAE {result['test']['mae']:.4f} "
-                  f"(best epoch {result['best_epoch']}, {result['seconds']:.0f}s)")
+            from simmtm.distributed import rank
+
+            if rank() == 0:
+                print(f"{data.name} H={horizon} ({tag}): test MSE {result['test']['mse']:.4f} MAE {result['test']['mae']:.4f} "
+                      f"(best epoch {result['best_epoch']}, {result['seconds']:.0f}s)")
     elif args.command == "classify":
         from simmtm.classification import study as classification_study
         from simmtm.config import get_preset

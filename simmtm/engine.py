@@ -161,13 +161,14 @@ def train_one_epoch(model: nn.Module, loader: DataLoader, loss_fn: Callable, opt
         _step(loss, model, optimizer, scaler, grad_clip)
         total += loss.detach() * len(x)
         n += len(x)
-    return {"loss": (total / max(n, 1)).item()}
+    return _means({"loss": total}, n)
 
 
 @torch.no_grad()
 def evaluate_forecaster(model: nn.Module, loader: DataLoader, device: torch.device, *,
                         amp_dtype: torch.dtype | None = None) -> dict[str, float]:
-    """MSE and MAE over every predicted value of the loader (sums, not a mean of batch means)."""
+    """MSE and MAE over every predicted value of the loader (sums, not a mean of batch means;
+    under torch.distributed, summed over every process's shard)."""
     model.eval()
     se, ae, count = torch.zeros((), device=device, dtype=torch.float64), torch.zeros((), device=device, dtype=torch.float64), 0
     for x, y in loader:
@@ -177,6 +178,9 @@ def evaluate_forecaster(model: nn.Module, loader: DataLoader, device: torch.devi
         se += ((pred - y) ** 2).sum(dtype=torch.float64)
         ae += (pred - y).abs().sum(dtype=torch.float64)
         count += y.numel()
+    from simmtm.distributed import sum_across_ranks
+
+    se, ae, count = sum_across_ranks(torch.stack([se, ae, torch.tensor(float(count), device=device, dtype=torch.float64)]))
     return {"mse": (se / count).item(), "mae": (ae / count).item()}
 
 

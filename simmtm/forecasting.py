@@ -16,13 +16,15 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from torch.utils.data import Subset
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DistributedSampler, Subset
 
 from simmtm.build import build_forecaster
 from simmtm.checkpoint import save_checkpoint
 from simmtm.config import SimMTMConfig
 from simmtm.data.forecasting import ForecastingData
-from simmtm.engine import (evaluate_forecaster, fit, grad_scaler, make_loader, make_optimizer, resolve_device,
+from simmtm.distributed import rank, rank_seed, setup, world_size
+from simmtm.engine import (evaluate_forecaster, fit, grad_scaler, make_loader, make_optimizer,
                            train_one_epoch)
 from simmtm.pretraining import run_pretraining
 
@@ -58,30 +60,46 @@ def finetune(cfg: SimMTMConfig, data: ForecastingData, horizon: int, *, encoder:
     """Fine-tune a forecaster (from ``encoder`` if given, else random init) on ``data`` for
     ``horizon`` steps: full fine-tuning, MSE loss, early stopping on validation MSE, then the
     test split once with the best-validation weights. Returns the test metrics, the fitted
-    ``model``, the history and timing."""
-    dev = resolve_device(device)
+    ``model``, the history and timing. Under torchrun it runs data-parallel (every process a
+    shard of each split, sums reduced, logs and the checkpoint from process 0)."""
+    dev = setup(device)  # joins torchrun's process group when launched by it
+    W, r = world_size(), rank()
+    log = log if r == 0 else (lambda *_: None)
+    progress = progress and r == 0
     torch.manual_seed(seed)
     cfg = replace(cfg, n_channels=data.n_channels)
     model = build_forecaster(cfg, horizon, encoder=encoder, head_dropout=head_dropout).to(dev)
+    splits = {"train": _subsample(data.windows("train", horizon, cfg.seq_len), max_windows, seed),
+              "val": _subsample(data.windows("val", horizon, cfg.seq_len), max_windows, seed),
+              "test": data.windows("test", horizon, cfg.seq_len)}
+    step_model, sampler = model, None
+    if W > 1:  # data-parallel: each process a shard; val/test sums are reduced across processes
+        torch.manual_seed(rank_seed(seed))
+        step_model = DistributedDataParallel(model, device_ids=[dev.index] if dev.type == "cuda" else None)
+        sampler = DistributedSampler(splits["train"], num_replicas=W, rank=r, shuffle=True, seed=seed)
+        splits.update({k: Subset(splits[k], range(r, len(splits[k]), W)) for k in ("val", "test")})
     loaders = {
-        "train": make_loader(_subsample(data.windows("train", horizon, cfg.seq_len), max_windows, seed), batch_size,
-                             shuffle=True, device=dev, seed=seed),
-        "val": make_loader(_subsample(data.windows("val", horizon, cfg.seq_len), max_windows, seed), 4 * batch_size,
-                           shuffle=False, device=dev),
-        "test": make_loader(data.windows("test", horizon, cfg.seq_len), 4 * batch_size, shuffle=False, device=dev),
+        "train": make_loader(splits["train"], batch_size, shuffle=True, device=dev, seed=seed, sampler=sampler),
+        "val": make_loader(splits["val"], 4 * batch_size, shuffle=False, device=dev),
+        "test": make_loader(splits["test"], 4 * batch_size, shuffle=False, device=dev),
     }
     optimizer = make_optimizer(model, lr)
     scaler = grad_scaler(dev, amp_dtype)
     t0 = time.perf_counter()
-    result = fit(model,
-                 lambda e: train_one_epoch(model, loaders["train"], F.mse_loss, optimizer, dev, amp_dtype=amp_dtype,
-                                           scaler=scaler, progress=progress),
-                 lambda: evaluate_forecaster(model, loaders["val"], dev, amp_dtype=amp_dtype), epochs,
+
+    def run_epoch(epoch: int) -> dict[str, float]:
+        if sampler is not None:
+            sampler.set_epoch(epoch)
+        return train_one_epoch(step_model, loaders["train"], F.mse_loss, optimizer, dev, amp_dtype=amp_dtype,
+                               scaler=scaler, progress=progress)
+
+    result = fit(model, run_epoch, lambda: evaluate_forecaster(model, loaders["val"], dev, amp_dtype=amp_dtype), epochs,
                  monitor="mse", patience=patience, progress=progress,
-                 on_epoch_end=lambda e, r: log(f"[finetune {data.name} H={horizon}] epoch {e}: train {r['train_loss']:.4f} "
-                                               f"val mse {r['val_mse']:.4f} {time.perf_counter() - t0:.0f}s"))
+                 on_epoch_end=lambda e, r_: log(f"[finetune {data.name} H={horizon}] epoch {e}: train "
+                                                f"{r_['train_loss']:.4f} val mse {r_['val_mse']:.4f} "
+                                                f"{time.perf_counter() - t0:.0f}s"))
     test = evaluate_forecaster(model, loaders["test"], dev, amp_dtype=amp_dtype)  # once, best-validation weights
-    if checkpoint is not None:
+    if checkpoint is not None and r == 0:
         save_checkpoint(checkpoint, model, cfg, optimizer=optimizer, epoch=result["best_epoch"], metrics=test,
                         kind="forecaster", horizon=horizon, dataset=data.name)
     return {"test": test, "best_epoch": result["best_epoch"], "val_mse": result["best"],

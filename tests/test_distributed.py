@@ -140,3 +140,67 @@ def test_pretraining_run_under_torchrun_environment(tmp_path, global_similarity)
     assert state["world_size"] == WORLD and len(state["random"]) == WORLD
     assert not torch.equal(state["random"][0]["masks"], state["random"][1]["masks"])  # per-process streams
     assert (tmp_path / "run.pt").is_file()
+
+
+def _finetune_worker(rank, port, out):
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), LOCAL_RANK=str(rank),
+                      WORLD_SIZE=str(WORLD))
+    from simmtm import get_preset
+    from simmtm.data.forecasting import from_array
+    from simmtm.forecasting import finetune
+
+    rng = np.random.default_rng(0)
+    t = np.arange(700)[:, None]
+    data = from_array("toy", (np.sin(t / 7 + np.arange(3)) + 0.1 * rng.normal(size=(700, 3))).astype(np.float32),
+                      seq_len=24)
+    cfg = get_preset("tiny", seq_len=24, n_channels=3)
+    try:
+        result = finetune(cfg, data, 8, epochs=2, batch_size=16, device="cpu", progress=False, log=lambda *_: None)
+        model = result["model"].eval()
+        se, count = 0.0, 0
+        with torch.no_grad():  # the whole test split in this process: what the sharded, reduced figure must equal
+            for i in range(len(data.windows("test", 8, 24))):
+                x, y = data.windows("test", 8, 24)[i]
+                se += float(((model(x[None]) - y[None]) ** 2).sum())
+                count += y.numel()
+        torch.save({"test": result["test"], "full_mse": se / count, "history": result["history"]},
+                   os.path.join(out, f"ft{rank}.pt"))
+    finally:
+        dist.destroy_process_group()
+
+
+def test_forecasting_finetune_under_torchrun_environment(tmp_path):
+    mp.spawn(_finetune_worker, args=(_free_port(), str(tmp_path)), nprocs=WORLD, join=True)
+    a, b = (torch.load(tmp_path / f"ft{r}.pt") for r in range(WORLD))
+    assert a["history"] == b["history"] and a["test"] == b["test"]
+    assert a["test"]["mse"] == pytest.approx(a["full_mse"], rel=1e-5)  # sums over shards, not a mean of means
+
+
+def test_torchrun_command_line_pretrain_and_finetune(tmp_path):
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    torchrun = shutil.which("torchrun") or str(Path(sys.executable).with_name("torchrun"))
+    if not Path(torchrun).exists():
+        pytest.skip("torchrun is not installed")
+    rng = np.random.default_rng(0)
+    t = np.arange(600)[:, None]
+    values = np.sin(t / 9 + np.arange(3)) + 0.1 * rng.normal(size=(600, 3))
+    csv = tmp_path / "toy.csv"
+    lines = ["date,a,b,c"] + [f"2020-01-01 {i // 60:02d}:{i % 60:02d},{v[0]},{v[1]},{v[2]}" for i, v in enumerate(values)]
+    csv.write_text("\n".join(lines) + "\n")
+    root = str(Path(__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": root + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    common = ["--preset", "tiny", "--data", str(csv), "--seq-len", "24", "--epochs", "1", "--max-windows", "96",
+              "--device", "cpu", "--no-progress"]
+    base = [torchrun, "--standalone", "--nproc_per_node=2", "-m", "simmtm"]
+    pre = subprocess.run(base + ["pretrain", *common, "--global-similarity", "--out", str(tmp_path / "pre.pt")],
+                         capture_output=True, text=True, timeout=300, cwd=tmp_path, env=env)
+    assert pre.returncode == 0, pre.stdout[-2000:] + pre.stderr[-3000:]
+    assert pre.stdout.count("checkpoint:") == 1  # printed by process 0 only
+    ft = subprocess.run(base + ["finetune", *common, "--from", str(tmp_path / "pre.pt"), "--pred-len", "8",
+                                "--out", str(tmp_path)], capture_output=True, text=True, timeout=300, cwd=tmp_path, env=env)
+    assert ft.returncode == 0, ft.stdout[-2000:] + ft.stderr[-3000:]
+    assert ft.stdout.count("test MSE") == 1 and (tmp_path / "toy_H8_pretrained.pt").is_file()
