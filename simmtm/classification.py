@@ -14,12 +14,15 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DistributedSampler, Subset
 
 from simmtm.build import build_classifier
 from simmtm.checkpoint import save_checkpoint
 from simmtm.config import SimMTMConfig
 from simmtm.data.windows import LabelledSeries
-from simmtm.engine import fit, make_loader, make_optimizer, resolve_device, train_one_epoch
+from simmtm.distributed import gather_objects, is_distributed, rank, rank_seed, setup, world_size
+from simmtm.engine import fit, make_loader, make_optimizer, train_one_epoch
 from simmtm.metrics import classification_metrics
 from simmtm.pretraining import run_pretraining
 
@@ -47,13 +50,18 @@ class FrozenEncoder(nn.Module):
 
 @torch.no_grad()
 def predict(model: nn.Module, loader, device: torch.device) -> tuple[np.ndarray, np.ndarray]:
-    """Class probabilities ``[N, K]`` and labels ``[N]`` over a whole loader."""
+    """Class probabilities ``[N, K]`` and labels ``[N]`` over a whole loader (under
+    torch.distributed: over every process's loader)."""
     model.eval()
     probs, labels = [], []
     for x, y in loader:
         probs.append(torch.softmax(model(x.to(device, non_blocking=True)).float(), dim=1).cpu())
         labels.append(y)
-    return torch.cat(probs).numpy(), torch.cat(labels).numpy()
+    probs, labels = torch.cat(probs).numpy(), torch.cat(labels).numpy()
+    if is_distributed():  # every process's shard, so metrics cover the whole split
+        parts = gather_objects((probs, labels))
+        probs, labels = np.concatenate([p for p, _ in parts]), np.concatenate([y for _, y in parts])
+    return probs, labels
 
 
 def evaluate(model: nn.Module, loader, device: torch.device) -> dict[str, float]:
@@ -89,14 +97,17 @@ def finetune(cfg: SimMTMConfig, splits: dict[str, Split], *, encoder: nn.Module 
     (accuracy, ties broken by loss), then evaluate ``splits["test"]`` once.
 
     ``encoder``: pre-trained weights (deep-copied, so the caller's model is untouched); None
-    trains from a random initialisation. ``linear_probe`` freezes the encoder.
+    trains from a random initialisation. ``linear_probe`` freezes the encoder. Under torchrun it
+    runs data-parallel (metrics over the whole splits, logs and checkpoint from process 0).
     """
     (x_tr, y_tr), (x_va, y_va), (x_te, y_te) = splits["train"], splits["val"], splits["test"]
     n_classes = int(max(y_tr.max(), y_va.max(), y_te.max()) + 1)
     if len(np.unique(y_tr)) < 2:
         raise ValueError(f"the training split holds a single class ({np.unique(y_tr)}); fine-tuning needs two or more")
     cfg = replace(cfg, seq_len=x_tr.shape[1], n_channels=x_tr.shape[2])
-    dev = resolve_device(device)
+    dev = setup(device)  # joins torchrun's process group when launched by it
+    W, r = world_size(), rank()
+    log = log if r == 0 else None
     torch.manual_seed(seed)
     enc = copy.deepcopy(encoder) if encoder is not None else None
     if linear_probe:
@@ -104,18 +115,30 @@ def finetune(cfg: SimMTMConfig, splits: dict[str, Split], *, encoder: nn.Module 
             raise ValueError("linear_probe needs a pre-trained encoder")
         enc = FrozenEncoder(enc)
     model = build_classifier(cfg, n_classes, encoder=enc).to(dev)
-    loaders = {name: make_loader(LabelledSeries(x, y), batch_size if name == "train" else 256, shuffle=name == "train",
-                                 device=dev, seed=seed) for name, (x, y) in splits.items() if name in ("train", "val", "test")}
+    data = {name: LabelledSeries(*splits[name]) for name in ("train", "val", "test")}
+    step_model, sampler = model, None
+    if W > 1:  # data-parallel: each process a shard; predictions are gathered for the metrics
+        torch.manual_seed(rank_seed(seed))
+        step_model = DistributedDataParallel(model, device_ids=[dev.index] if dev.type == "cuda" else None)
+        sampler = DistributedSampler(data["train"], num_replicas=W, rank=r, shuffle=True, seed=seed)
+        data.update({k: Subset(data[k], range(r, len(data[k]), W)) for k in ("val", "test")})
+    loaders = {name: make_loader(ds, batch_size if name == "train" else 256, shuffle=name == "train", device=dev,
+                                 seed=seed, sampler=sampler if name == "train" else None) for name, ds in data.items()}
     optimizer = make_optimizer(model, lr)
     t0 = time.perf_counter()
-    result = fit(model, lambda e: train_one_epoch(model, loaders["train"], F.cross_entropy, optimizer, dev, progress=False),
-                 lambda: evaluate(model, loaders["val"], dev), epochs, monitor="select", mode="max",
-                 patience=patience, progress=progress,
-                 on_epoch_end=(lambda e, r: log(f"[finetune] epoch {e}: train loss {r['train_loss']:.4f} "
-                                                f"val acc {r['val_accuracy']:.4f}")) if log else None)
+
+    def run_epoch(epoch: int) -> dict[str, float]:
+        if sampler is not None:
+            sampler.set_epoch(epoch)
+        return train_one_epoch(step_model, loaders["train"], F.cross_entropy, optimizer, dev, progress=False)
+
+    result = fit(model, run_epoch, lambda: evaluate(model, loaders["val"], dev), epochs, monitor="select", mode="max",
+                 patience=patience, progress=progress and r == 0,
+                 on_epoch_end=(lambda e, r_: log(f"[finetune] epoch {e}: train loss {r_['train_loss']:.4f} "
+                                                 f"val acc {r_['val_accuracy']:.4f}")) if log else None)
     test = evaluate(model, loaders["test"], dev)  # once, with the best-validation weights
     test.pop("select")
-    if checkpoint is not None:
+    if checkpoint is not None and r == 0:
         save_checkpoint(checkpoint, model, cfg, optimizer=optimizer, epoch=result["best_epoch"], metrics=test,
                         kind="classifier", n_classes=n_classes)
     best_val = result["history"][result["best_epoch"]]

@@ -81,22 +81,23 @@ class AutomaticWeightedLoss(nn.Module):
         return (0.5 / var * stacked + torch.log1p(var)).sum()
 
 
-def _constraint_block(s_block: torch.Tensor, s_all: torch.Tensor, start: int, n_series: int,
-                      temperature: float) -> torch.Tensor:
-    """Sum over rows ``start .. start + len(s_block)`` of each row's ``-sum log p`` over its positives."""
+def _constraint_block(s_all: torch.Tensor, index: torch.Tensor, n_series: int, temperature: float) -> torch.Tensor:
+    """Sum over rows ``index`` of each row's ``-sum log p`` over its positives (normalised ``s_all``)."""
     R = s_all.shape[0]
-    logits = (s_block @ s_all.T) / temperature  # [c, R]
-    r = torch.arange(len(s_block), device=logits.device) + start
-    logits = logits.index_put((r - start, r), torch.tensor(float("-inf"), device=logits.device, dtype=logits.dtype))
+    logits = (s_all[index] @ s_all.T) / temperature  # [c, R]
+    i = torch.arange(len(index), device=logits.device)
+    logits = logits.index_put((i, index), torch.tensor(float("-inf"), device=logits.device, dtype=logits.dtype))
     log_p = torch.log_softmax(logits, dim=1)  # [c, R]
-    per_view = log_p.view(len(s_block), R // n_series, n_series)[r - start, :, r % n_series]  # [c, M+1]
-    is_self = F.one_hot(r // n_series, R // n_series).bool()
+    per_view = log_p.view(len(index), R // n_series, n_series)[i, :, index % n_series]  # [c, M+1]
+    is_self = F.one_hot(index // n_series, R // n_series).bool()
     return -per_view.masked_fill(is_self, 0.0).sum()
 
 
-def constraint_loss_chunked(s: torch.Tensor, n_series: int, temperature: float, chunk: int = 1024) -> torch.Tensor:
+def constraint_loss_chunked(s: torch.Tensor, n_series: int, temperature: float, chunk: int = 1024,
+                            self_index: torch.Tensor | None = None) -> torch.Tensor:
     """:func:`constraint_loss` from the projections ``s`` ``[R, P]`` without the ``[R, R]``
-    matrix: ``chunk`` rows at a time, recomputed in backward, memory ``chunk * R``."""
+    matrix: ``chunk`` rows at a time, recomputed in backward, memory ``chunk * R``. With
+    ``self_index``, the mean over those rows only (e.g. one process's rows in a global batch)."""
     from torch.utils.checkpoint import checkpoint
 
     R = s.shape[0]
@@ -104,7 +105,8 @@ def constraint_loss_chunked(s: torch.Tensor, n_series: int, temperature: float, 
         raise ValueError(f"s has {R} rows, not a positive multiple of n_series ({n_series})")
     if chunk < 1:
         raise ValueError(f"chunk must be >= 1, got {chunk}")
+    index = torch.arange(R, device=s.device) if self_index is None else self_index
     s = F.normalize(s.float(), dim=1)  # [R, P]
-    total = sum(checkpoint(_constraint_block, s[a:a + chunk], s, a, n_series, temperature, use_reentrant=False)
-                for a in range(0, R, chunk))
-    return total / R
+    total = sum(checkpoint(_constraint_block, s, index[a:a + chunk], n_series, temperature, use_reentrant=False)
+                for a in range(0, len(index), chunk))
+    return total / len(index)

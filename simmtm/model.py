@@ -129,13 +129,20 @@ class SimMTM(nn.Module):
         rows = z.reshape(-1, T, D)  # [R, T, D], row = view*B*K + b*K + k
         s = self.projector(rows)  # [R, P]
         if self.global_similarity and self.training and is_distributed():  # all processes' rows
-            V = self.n_views + 1
+            V, n_global = self.n_views + 1, world_size() * B * K
             mine = local_rows(B * K, V).to(s.device)  # [R] this process's rows in the global order
-            s_all = F.normalize(gather_rows(s, V), dim=1)  # [W*R, P]
-            similarity = s_all[mine] @ s_all.T  # [R, W*R]
-            loss_con = constraint_loss(similarity, world_size() * B * K, self.temperature, self_index=mine)
-            z_hat, weights = aggregate(similarity[:B * K], gather_rows(rows, V), self.temperature,
-                                       self_index=mine[:B * K])  # [B*K, T, D], [B*K, W*R]
+            s_all, rows_all = gather_rows(s, V), gather_rows(rows, V)  # [W*R, P], [W*R, T, D]
+            if self.similarity_chunk is not None and not return_matrices:  # never [R, W*R] at once
+                similarity = weights = None
+                loss_con = constraint_loss_chunked(s_all, n_global, self.temperature, self.similarity_chunk, mine)
+                z_hat = aggregate_chunked(s_all, rows_all, self.temperature, chunk=self.similarity_chunk,
+                                          self_index=mine[:B * K])  # [B*K, T, D]
+            else:
+                s_all = F.normalize(s_all, dim=1)
+                similarity = s_all[mine] @ s_all.T  # [R, W*R]
+                loss_con = constraint_loss(similarity, n_global, self.temperature, self_index=mine)
+                z_hat, weights = aggregate(similarity[:B * K], rows_all, self.temperature,
+                                           self_index=mine[:B * K])  # [B*K, T, D], [B*K, W*R]
         elif self.similarity_chunk is not None and not return_matrices:  # never materialise [R, R]
             similarity = weights = None
             loss_con = constraint_loss_chunked(s, B * K, self.temperature, self.similarity_chunk)

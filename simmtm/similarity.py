@@ -93,24 +93,24 @@ def aggregate(
     return z_hat.view(weights.shape[0], *z.shape[1:]), weights  # [rows, T, D]
 
 
-def _aggregate_block(s_block: torch.Tensor, s_all: torch.Tensor, z_flat: torch.Tensor, start: int,
-                     temperature: float) -> torch.Tensor:
-    """Rows ``start .. start + len(s_block)`` of :func:`aggregate` from normalised projections."""
-    logits = (s_block @ s_all.T) / temperature  # [c, R]
-    i = torch.arange(len(s_block), device=logits.device)
-    logits = logits.index_put((i, i + start), torch.tensor(float("-inf"), device=logits.device, dtype=logits.dtype))
+def _aggregate_block(s_all: torch.Tensor, z_flat: torch.Tensor, index: torch.Tensor, temperature: float) -> torch.Tensor:
+    """Rows ``index`` of :func:`aggregate` from normalised projections ``s_all`` ``[R, P]``."""
+    logits = (s_all[index] @ s_all.T) / temperature  # [c, R]
+    i = torch.arange(len(index), device=logits.device)
+    logits = logits.index_put((i, index), torch.tensor(float("-inf"), device=logits.device, dtype=logits.dtype))
     return torch.softmax(logits, dim=1) @ z_flat  # [c, T*D]
 
 
 def aggregate_chunked(s: torch.Tensor, z: torch.Tensor, temperature: float, rows: int | None = None,
-                      chunk: int = 1024) -> torch.Tensor:
+                      chunk: int = 1024, self_index: torch.Tensor | None = None) -> torch.Tensor:
     """:func:`aggregate` from the projections ``s`` ``[R, P]`` without the ``[R, R]`` matrix.
 
     Rows are rebuilt ``chunk`` at a time and each block's similarities and weights are
     recomputed in the backward pass (activation checkpointing), so memory grows as
     ``chunk * R`` instead of ``R^2``; values and gradients equal the dense path's.
 
-    Returns ``z_hat`` ``[rows, ...]`` (``rows`` defaults to R).
+    Rebuilds rows ``0 .. rows - 1`` (default all R), or the rows ``self_index`` (e.g. one
+    process's originals within a gathered global batch). Returns ``z_hat`` ``[rows, ...]``.
     """
     from torch.utils.checkpoint import checkpoint
 
@@ -119,9 +119,9 @@ def aggregate_chunked(s: torch.Tensor, z: torch.Tensor, temperature: float, rows
         raise ValueError(f"s must be [R, P] and z [R, ...] with the same R, got {tuple(s.shape)}, {tuple(z.shape)}")
     if chunk < 1:
         raise ValueError(f"chunk must be >= 1, got {chunk}")
-    rows = s.shape[0] if rows is None else rows
+    index = torch.arange(s.shape[0] if rows is None else rows, device=s.device) if self_index is None else self_index
     s = F.normalize(s, dim=1)  # [R, P]
     z_flat = z.reshape(z.shape[0], -1)  # [R, T*D]
-    blocks = [checkpoint(_aggregate_block, s[a:min(a + chunk, rows)], s, z_flat, a, temperature, use_reentrant=False)
-              for a in range(0, rows, chunk)]
-    return torch.cat(blocks).view(rows, *z.shape[1:])  # [rows, T, D]
+    blocks = [checkpoint(_aggregate_block, s, z_flat, index[a:a + chunk], temperature, use_reentrant=False)
+              for a in range(0, len(index), chunk)]
+    return torch.cat(blocks).view(len(index), *z.shape[1:])  # [rows, T, D]

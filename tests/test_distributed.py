@@ -31,12 +31,12 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _model(global_similarity: bool) -> SimMTM:
+def _model(global_similarity: bool, chunk: int | None = None) -> SimMTM:
     torch.manual_seed(0)
     encoder = ChannelIndependentTransformer(d_model=8, n_heads=2, n_layers=1, d_ff=16, dropout=0.0)
     projector = nn.Sequential(nn.Flatten(), nn.Linear(L * 8, 16))  # no BatchNorm: SyncBatchNorm needs CUDA
     return SimMTM(encoder, projector, PointwiseDecoder(8, 1), n_views=M, norm=InstanceNorm(),
-                  global_similarity=global_similarity)
+                  global_similarity=global_similarity, similarity_chunk=chunk)
 
 
 def _data():
@@ -61,7 +61,7 @@ def _worker(rank, port, mode, out):
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
     dist.init_process_group("gloo", rank=rank, world_size=WORLD)
     try:
-        model = _model(mode == "global")
+        model = _model(mode.startswith("global"), chunk=5 if mode.endswith("chunked") else None)
         ddp = nn.parallel.DistributedDataParallel(model)
         x, mask = _shard(*_data(), rank)
         loss = ddp(x, mask=mask).loss
@@ -79,8 +79,9 @@ def _spawn(mode, tmp_path):
     return [torch.load(tmp_path / f"rank{r}.pt") for r in range(WORLD)]
 
 
-def test_global_similarity_equals_one_process_with_the_global_batch(tmp_path):
-    ranks = _spawn("global", tmp_path)
+@pytest.mark.parametrize("mode", ["global", "global-chunked"])
+def test_global_similarity_equals_one_process_with_the_global_batch(tmp_path, mode):
+    ranks = _spawn(mode, tmp_path)
     single = _model(global_similarity=True)  # in one process the flag changes nothing
     x, mask = _data()
     loss = single(x, mask=mask).loss
@@ -111,7 +112,7 @@ def test_local_similarity_is_each_process_on_its_own(tmp_path):
         torch.testing.assert_close(ranks[0]["grads"][name], mean, atol=1e-6, rtol=1e-4, msg=name)
 
 
-def _run_worker(rank, port, out, global_similarity):
+def _run_worker(rank, port, out, global_similarity, epochs=2, resume=False, name="run"):
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), LOCAL_RANK=str(rank),
                       WORLD_SIZE=str(WORLD))
     from simmtm import get_preset
@@ -121,9 +122,9 @@ def _run_worker(rank, port, out, global_similarity):
     rng = np.random.default_rng(0)
     x = rng.normal(size=(40, 24, 2)).astype(np.float32)
     try:
-        model, fit = pretrain(cfg, x[:34], x[34:], epochs=2, seed=5, checkpoint=os.path.join(out, "run.pt"),
-                              device="cpu", progress=False, log=lambda *_: None)
-        torch.save({"state": model.state_dict(), "history": fit["history"]}, os.path.join(out, f"result{rank}.pt"))
+        model, fit = pretrain(cfg, x[:34], x[34:], epochs=epochs, seed=5, checkpoint=os.path.join(out, f"{name}.pt"),
+                              resume=resume, device="cpu", progress=False, log=lambda *_: None)
+        torch.save({"state": model.state_dict(), "history": fit["history"]}, os.path.join(out, f"{name}{rank}.pt"))
     finally:
         dist.destroy_process_group()
 
@@ -131,7 +132,7 @@ def _run_worker(rank, port, out, global_similarity):
 @pytest.mark.parametrize("global_similarity", [False, True])
 def test_pretraining_run_under_torchrun_environment(tmp_path, global_similarity):
     mp.spawn(_run_worker, args=(_free_port(), str(tmp_path), global_similarity), nprocs=WORLD, join=True)
-    a, b = (torch.load(tmp_path / f"result{r}.pt") for r in range(WORLD))
+    a, b = (torch.load(tmp_path / f"run{r}.pt") for r in range(WORLD))
     assert a["history"] == b["history"]  # metrics reduced across processes, identical everywhere
     weights = [k for k in a["state"] if "running_" not in k and "num_batches" not in k]  # BN statistics are per process
     assert all(torch.equal(a["state"][k], b["state"][k]) for k in weights)  # DDP kept the weights in step
@@ -140,6 +141,43 @@ def test_pretraining_run_under_torchrun_environment(tmp_path, global_similarity)
     assert state["world_size"] == WORLD and len(state["random"]) == WORLD
     assert not torch.equal(state["random"][0]["masks"], state["random"][1]["masks"])  # per-process streams
     assert (tmp_path / "run.pt").is_file()
+
+
+def test_two_process_run_resumes_bit_for_bit(tmp_path):
+    mp.spawn(_run_worker, args=(_free_port(), str(tmp_path), True, 3, False, "whole"), nprocs=WORLD, join=True)
+    mp.spawn(_run_worker, args=(_free_port(), str(tmp_path), True, 1, False, "part"), nprocs=WORLD, join=True)
+    mp.spawn(_run_worker, args=(_free_port(), str(tmp_path), True, 3, True, "part"), nprocs=WORLD, join=True)
+    for r in range(WORLD):
+        whole, part = torch.load(tmp_path / f"whole{r}.pt"), torch.load(tmp_path / f"part{r}.pt")
+        assert part["history"] == whole["history"]
+        assert all(torch.equal(part["state"][k], whole["state"][k]) for k in whole["state"])
+
+
+def _classify_worker(rank, port, out):
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), LOCAL_RANK=str(rank),
+                      WORLD_SIZE=str(WORLD))
+    from simmtm import get_preset
+    from simmtm.classification import finetune
+    from simmtm.data import synthetic_classification
+
+    x, y = synthetic_classification(150, 128, 1, 2, seed=0)
+    splits = {"train": (x[:60], y[:60]), "val": (x[60:80], y[60:80]), "test": (x[80:], y[80:])}
+    try:
+        result = finetune(get_preset("Epilepsy"), splits, epochs=3, batch_size=16, device="cpu")
+        model = result["model"].eval()
+        with torch.no_grad():
+            accuracy = float((model(torch.as_tensor(x[80:])).argmax(1).numpy() == y[80:]).mean())
+        torch.save({"test": result["test"], "accuracy": accuracy, "history": result["history"]},
+                   os.path.join(out, f"cls{rank}.pt"))
+    finally:
+        dist.destroy_process_group()
+
+
+def test_classification_finetune_under_torchrun_environment(tmp_path):
+    mp.spawn(_classify_worker, args=(_free_port(), str(tmp_path)), nprocs=WORLD, join=True)
+    a, b = (torch.load(tmp_path / f"cls{r}.pt") for r in range(WORLD))
+    assert a["history"] == b["history"] and a["test"] == b["test"]
+    assert a["test"]["accuracy"] == pytest.approx(a["accuracy"])  # over the whole test split, not one shard
 
 
 def _finetune_worker(rank, port, out):

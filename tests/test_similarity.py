@@ -126,3 +126,23 @@ def test_simmtm_with_similarity_chunks_matches_dense():
         torch.testing.assert_close(ga[name], gb[name], atol=1e-5, rtol=1e-4, msg=name)
     with pytest.raises(ValueError, match="similarity_chunk"):
         build_simmtm(replace(cfg, similarity_chunk=0))
+
+
+def test_chunked_functions_on_selected_rows_equal_dense():
+    from simmtm.losses import constraint_loss, constraint_loss_chunked
+    from simmtm.similarity import aggregate_chunked
+
+    torch.manual_seed(1)
+    R, N = 18, 6
+    s = torch.randn(R, 4, dtype=torch.float64)
+    z = torch.randn(R, 5, dtype=torch.float64)
+    rows = torch.tensor([7, 1, 13, 2, 8])  # e.g. one process's rows within a gathered batch
+    sim = cosine_similarity_matrix(s)
+    dense_z, _ = aggregate(sim[rows], z, 0.2, self_index=rows)
+    torch.testing.assert_close(aggregate_chunked(s, z, 0.2, chunk=2, self_index=rows), dense_z)
+    dense_con = constraint_loss(sim[rows], N, 0.2, self_index=rows)
+    torch.testing.assert_close(constraint_loss_chunked(s, N, 0.2, chunk=2, self_index=rows), dense_con,
+                               atol=1e-6, rtol=1e-6)
+    full = constraint_loss(sim, N, 0.2)  # the mean over all rows = the mean of per-row losses
+    per_row = torch.stack([constraint_loss(sim[[i]], N, 0.2, self_index=torch.tensor([i])) for i in range(R)])
+    torch.testing.assert_close(per_row.mean(), full)
