@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from simmtm.anomaly.data import AnomalyWindows, channel_stats
 from simmtm.anomaly.metrics import detection_report, point_adjust, precision_recall_f1, roc_auc
@@ -88,8 +89,6 @@ def run_method(method: str, cfg: AnomalyConfig, splits: dict[str, AnomalyWindows
     encoder = None
     if method == "simmtm-mae":
         encoder = pretrain_encoder(cfg, splits["train"], epochs=pretrain_epochs, device=device, seed=seed, log=log)
-    import torch
-
     torch.manual_seed(seed)
     model = build_detector(cfg, "sdmae" if method == "sdmae" else "mae", encoder=encoder)
     fit = train_detector(model, cfg, splits["train"], splits["val"], epochs=epochs, device=device, seed=seed,
@@ -103,8 +102,8 @@ def run_method(method: str, cfg: AnomalyConfig, splits: dict[str, AnomalyWindows
 
 
 def _strip(result: dict) -> dict:
-    return {k: ({kk: vv for kk, vv in v.items() if kk != "_scores"} if isinstance(v, dict) and k in SCORING else v)
-            for k, v in result.items()}
+    """``result`` without the score arrays (kept in memory for plots, not written to JSON)."""
+    return {k: ({kk: vv for kk, vv in v.items() if kk != "_scores"} if k in SCORING else v) for k, v in result.items()}
 
 
 def summarize(runs: list[dict], mode: str = "random") -> list[dict]:
