@@ -16,7 +16,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from simmtm.distributed import gather_rows, is_distributed, local_rows, world_size
+from simmtm.distributed import gather_rows, is_distributed, local_rows
 from simmtm.losses import AutomaticWeightedLoss, constraint_loss, constraint_loss_chunked, reconstruction_loss
 from simmtm.masking import MASK_KINDS, mask_views
 from simmtm.normalization import InstanceNorm
@@ -128,29 +128,25 @@ class SimMTM(nn.Module):
         _, K, T, D = z.shape
         rows = z.reshape(-1, T, D)  # [R, T, D], row = view*B*K + b*K + k
         s = self.projector(rows)  # [R, P]
-        if self.global_similarity and self.training and is_distributed():  # all processes' rows
-            V, n_global = self.n_views + 1, world_size() * B * K
-            mine = local_rows(B * K, V).to(s.device)  # [R] this process's rows in the global order
+        V, tau, chunk = self.n_views + 1, self.temperature, self.similarity_chunk
+        if self.global_similarity and self.training and is_distributed():  # every process's rows as candidates
             s_all, rows_all = gather_rows(s, V), gather_rows(rows, V)  # [W*R, P], [W*R, T, D]
-            if self.similarity_chunk is not None and not return_matrices:  # never [R, W*R] at once
-                similarity = weights = None
-                loss_con = constraint_loss_chunked(s_all, n_global, self.temperature, self.similarity_chunk, mine)
-                z_hat = aggregate_chunked(s_all, rows_all, self.temperature, chunk=self.similarity_chunk,
-                                          self_index=mine[:B * K])  # [B*K, T, D]
+            mine = local_rows(B * K, V).to(s.device)  # [R] this process's rows in the gathered order
+        else:
+            s_all, rows_all, mine = s, rows, None  # rows i of the loss = row i of the matrix
+        n_series, originals = s_all.shape[0] // V, None if mine is None else mine[:B * K]
+        if chunk is not None and not return_matrices:  # never materialise [R, R_all]
+            similarity = weights = None
+            loss_con = constraint_loss_chunked(s_all, n_series, tau, chunk, mine)
+            z_hat = aggregate_chunked(s_all, rows_all, tau, rows=B * K, chunk=chunk, self_index=originals)
+        else:
+            if mine is None:
+                similarity = cosine_similarity_matrix(s_all)  # [R, R]
             else:
                 s_all = F.normalize(s_all, dim=1)
                 similarity = s_all[mine] @ s_all.T  # [R, W*R]
-                loss_con = constraint_loss(similarity, n_global, self.temperature, self_index=mine)
-                z_hat, weights = aggregate(similarity[:B * K], rows_all, self.temperature,
-                                           self_index=mine[:B * K])  # [B*K, T, D], [B*K, W*R]
-        elif self.similarity_chunk is not None and not return_matrices:  # never materialise [R, R]
-            similarity = weights = None
-            loss_con = constraint_loss_chunked(s, B * K, self.temperature, self.similarity_chunk)
-            z_hat = aggregate_chunked(s, rows, self.temperature, rows=B * K, chunk=self.similarity_chunk)  # [B*K, T, D]
-        else:
-            similarity = cosine_similarity_matrix(s)  # [R, R]
-            loss_con = constraint_loss(similarity, B * K, self.temperature)
-            z_hat, weights = aggregate(similarity, rows, self.temperature, rows=B * K)  # [B*K, T, D], [B*K, R]
+            loss_con = constraint_loss(similarity, n_series, tau, self_index=mine)
+            z_hat, weights = aggregate(similarity, rows_all, tau, rows=B * K, self_index=originals)  # [B*K, T, D]
         reconstruction = self.decoder(z_hat.view(B, K, T, D))  # [B, L, C]
         if reconstruction.shape != x.shape:
             raise ValueError(f"decoder output {tuple(reconstruction.shape)} does not match input {tuple(x.shape)}")
