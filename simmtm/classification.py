@@ -14,14 +14,13 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from torch.nn.parallel import DistributedDataParallel
-from torch.utils.data import DistributedSampler, Subset
 
 from simmtm.build import build_classifier
 from simmtm.checkpoint import save_checkpoint
 from simmtm.config import SimMTMConfig
 from simmtm.data.windows import LabelledSeries
-from simmtm.distributed import gather_objects, is_distributed, rank, rank_seed, setup, world_size
+from simmtm.distributed import (data_parallel, gather_objects, is_distributed, rank, rank_seed, setup, shard,
+                                train_sampler, world_size)
 from simmtm.engine import fit, make_loader, make_optimizer, train_one_epoch
 from simmtm.metrics import classification_metrics
 from simmtm.pretraining import run_pretraining
@@ -119,9 +118,8 @@ def finetune(cfg: SimMTMConfig, splits: dict[str, Split], *, encoder: nn.Module 
     step_model, sampler = model, None
     if W > 1:  # data-parallel: each process a shard; predictions are gathered for the metrics
         torch.manual_seed(rank_seed(seed))
-        step_model = DistributedDataParallel(model, device_ids=[dev.index] if dev.type == "cuda" else None)
-        sampler = DistributedSampler(data["train"], num_replicas=W, rank=r, shuffle=True, seed=seed)
-        data.update({k: Subset(data[k], range(r, len(data[k]), W)) for k in ("val", "test")})
+        step_model, sampler = data_parallel(model, dev), train_sampler(data["train"], seed)
+        data.update({k: shard(data[k]) for k in ("val", "test")})
     loaders = {name: make_loader(ds, batch_size if name == "train" else 256, shuffle=name == "train", device=dev,
                                  seed=seed, sampler=sampler if name == "train" else None) for name, ds in data.items()}
     optimizer = make_optimizer(model, lr)

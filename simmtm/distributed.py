@@ -54,6 +54,37 @@ def rank_seed(seed: int, rank_: int | None = None) -> int:
     return seed + 100_003 * (rank() if rank_ is None else rank_)
 
 
+def data_parallel(model: torch.nn.Module, device: torch.device) -> torch.nn.Module:
+    """``model`` wrapped in DistributedDataParallel inside a process group (itself otherwise);
+    the wrapper shares the parameters, so optimise, evaluate and save ``model``."""
+    if not is_distributed():
+        return model
+    from torch.nn.parallel import DistributedDataParallel
+
+    return DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+
+
+def train_sampler(dataset, seed: int, drop_last: bool = False):
+    """A DistributedSampler (shuffled, seeded; call ``set_epoch`` every epoch) inside a process
+    group, None otherwise (the loader then shuffles)."""
+    if not is_distributed():
+        return None
+    from torch.utils.data import DistributedSampler
+
+    return DistributedSampler(dataset, num_replicas=world_size(), rank=rank(), shuffle=True, seed=seed,
+                              drop_last=drop_last)
+
+
+def shard(dataset):
+    """This process's share of an evaluation set (every W-th item, no padding: sums are reduced
+    across processes afterwards); the whole set for a single process."""
+    if not is_distributed():
+        return dataset
+    from torch.utils.data import Subset
+
+    return Subset(dataset, range(rank(), len(dataset), world_size()))
+
+
 def sum_across_ranks(values: torch.Tensor) -> torch.Tensor:
     """``values`` summed over all processes (a copy; the input itself when single-process)."""
     if not is_distributed():

@@ -16,14 +16,13 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from torch.nn.parallel import DistributedDataParallel
-from torch.utils.data import DistributedSampler, Subset
+from torch.utils.data import Subset
 
 from simmtm.build import build_forecaster
 from simmtm.checkpoint import save_checkpoint
 from simmtm.config import SimMTMConfig
 from simmtm.data.forecasting import ForecastingData
-from simmtm.distributed import rank, rank_seed, setup, world_size
+from simmtm.distributed import data_parallel, rank, rank_seed, setup, shard, train_sampler, world_size
 from simmtm.engine import (evaluate_forecaster, fit, grad_scaler, make_loader, make_optimizer,
                            train_one_epoch)
 from simmtm.pretraining import run_pretraining
@@ -75,9 +74,8 @@ def finetune(cfg: SimMTMConfig, data: ForecastingData, horizon: int, *, encoder:
     step_model, sampler = model, None
     if W > 1:  # data-parallel: each process a shard; val/test sums are reduced across processes
         torch.manual_seed(rank_seed(seed))
-        step_model = DistributedDataParallel(model, device_ids=[dev.index] if dev.type == "cuda" else None)
-        sampler = DistributedSampler(splits["train"], num_replicas=W, rank=r, shuffle=True, seed=seed)
-        splits.update({k: Subset(splits[k], range(r, len(splits[k]), W)) for k in ("val", "test")})
+        step_model, sampler = data_parallel(model, dev), train_sampler(splits["train"], seed)
+        splits.update({k: shard(splits[k]) for k in ("val", "test")})
     loaders = {
         "train": make_loader(splits["train"], batch_size, shuffle=True, device=dev, seed=seed, sampler=sampler),
         "val": make_loader(splits["val"], 4 * batch_size, shuffle=False, device=dev),

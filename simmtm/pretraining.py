@@ -27,13 +27,12 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn as nn
-from torch.nn.parallel import DistributedDataParallel
-from torch.utils.data import Dataset, DistributedSampler, Subset
+from torch.utils.data import Dataset
 
 from simmtm.build import build_pretrainer
 from simmtm.checkpoint import save_checkpoint
 from simmtm.config import SimMTMConfig
-from simmtm.distributed import gather_objects, rank, rank_seed, setup, world_size
+from simmtm.distributed import data_parallel, gather_objects, rank, rank_seed, setup, shard, train_sampler, world_size
 from simmtm.engine import (evaluate_pretrain, fit, grad_scaler, make_loader, make_optimizer, maybe_compile,
                            pretrain_one_epoch)
 
@@ -115,9 +114,9 @@ def run_pretraining(cfg: SimMTMConfig, train: Dataset, val: Dataset | None = Non
         elif cfg.global_similarity and has_bn:
             log(f"[{tag}] note: BatchNorm statistics stay per process on the CPU (SyncBatchNorm needs CUDA)")
         torch.manual_seed(rank_seed(seed))  # each process its own dropout stream
-        step_model = DistributedDataParallel(model, device_ids=[dev.index] if dev.type == "cuda" else None)
-        sampler = DistributedSampler(train, num_replicas=W, rank=r, shuffle=True, seed=seed, drop_last=True)
-        val = None if val is None else Subset(val, range(r, len(val), W))  # sums are reduced: no padding
+        step_model = data_parallel(model, dev)
+        sampler = train_sampler(train, seed, drop_last=True)
+        val = None if val is None else shard(val)
     train_loader = make_loader(train, cfg.batch_size, shuffle=True, device=dev,
                                drop_last=len(train) // W > cfg.batch_size, seed=seed, sampler=sampler)
     val_loader = None if val is None else make_loader(val, val_batch_size or 2 * cfg.batch_size, shuffle=False, device=dev)
