@@ -112,9 +112,14 @@ def test_local_similarity_is_each_process_on_its_own(tmp_path):
         torch.testing.assert_close(ranks[0]["grads"][name], mean, atol=1e-6, rtol=1e-4, msg=name)
 
 
-def _run_worker(rank, port, out, global_similarity, epochs=2, resume=False, name="run"):
+def _torchrun_env(rank, port):
+    """The environment torchrun gives process ``rank`` (simmtm joins the group from it)."""
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), LOCAL_RANK=str(rank),
                       WORLD_SIZE=str(WORLD))
+
+
+def _run_worker(rank, port, out, global_similarity, epochs=2, resume=False, name="run"):
+    _torchrun_env(rank, port)
     from simmtm import get_preset
     from simmtm.classification import pretrain
 
@@ -154,8 +159,7 @@ def test_two_process_run_resumes_bit_for_bit(tmp_path):
 
 
 def _classify_worker(rank, port, out):
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), LOCAL_RANK=str(rank),
-                      WORLD_SIZE=str(WORLD))
+    _torchrun_env(rank, port)
     from simmtm import get_preset
     from simmtm.classification import finetune
     from simmtm.data import synthetic_classification
@@ -181,8 +185,7 @@ def test_classification_finetune_under_torchrun_environment(tmp_path):
 
 
 def _finetune_worker(rank, port, out):
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), LOCAL_RANK=str(rank),
-                      WORLD_SIZE=str(WORLD))
+    _torchrun_env(rank, port)
     from simmtm import get_preset
     from simmtm.data.forecasting import from_array
     from simmtm.forecasting import finetune
@@ -196,9 +199,9 @@ def _finetune_worker(rank, port, out):
         result = finetune(cfg, data, 8, epochs=2, batch_size=16, device="cpu", progress=False, log=lambda *_: None)
         model = result["model"].eval()
         se, count = 0.0, 0
+        test = data.windows("test", 8, 24)
         with torch.no_grad():  # the whole test split in this process: what the sharded, reduced figure must equal
-            for i in range(len(data.windows("test", 8, 24))):
-                x, y = data.windows("test", 8, 24)[i]
+            for x, y in test:
                 se += float(((model(x[None]) - y[None]) ** 2).sum())
                 count += y.numel()
         torch.save({"test": result["test"], "full_mse": se / count, "history": result["history"]},

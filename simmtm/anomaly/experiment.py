@@ -72,8 +72,7 @@ def evaluate(model, cfg: AnomalyConfig, val: AnomalyWindows, test: AnomalyWindow
         point = detection_report(val.point_labels[val_scored], val_p[val_scored],
                                  test.point_labels[scored], test_p[scored])
         out.update({f"point_{k}": v for k, v in point.items()})
-        adjusted = point_adjust(np.where(scored, np.nan_to_num(test_p, nan=-np.inf), -np.inf) >= point["threshold"],
-                                test.point_labels & scored)
+        adjusted = point_adjust(np.nan_to_num(test_p, nan=-np.inf) >= point["threshold"], test.point_labels & scored)
         out["point_adjusted_f1"] = precision_recall_f1(test.point_labels & scored, adjusted)["f1"]
     out["type_auc"] = per_type_auc(test.labels, test.kinds, test_w)
     out["_scores"] = {"window": test_w, "point": test_p}
