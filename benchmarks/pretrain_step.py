@@ -42,6 +42,7 @@ import torch
 from simmtm import build_simmtm, get_preset
 from simmtm.engine import make_optimizer
 from simmtm.reference import reference_forward
+from peak_rss import peak_growth_mb, reset_peak  # benchmarks/peak_rss.py, beside this script
 
 PATHS = ("reference", "reference-noattndrop", "fast-fp32", "fast-bf16", "fast-compile", "patch16-fp32")
 
@@ -127,20 +128,13 @@ def attention_seconds(cfg, steps: int) -> float:
     return statistics.median(times[1:]) * enc.n_layers
 
 
-def _status_kb(field: str) -> int:
-    with open("/proc/self/status") as f:
-        return next(int(line.split()[1]) for line in f if line.startswith(field + ":"))
-
-
 def measure_memory(preset: str, path: str) -> None:
     """(In a fresh process.) Print the peak RSS growth in MB over two steps of ``path``."""
     p = Path(preset, path)
-    with open("/proc/self/clear_refs", "w") as f:
-        f.write("5")  # reset the peak-RSS mark (VmHWM) to the current RSS
-    base = _status_kb("VmRSS")
+    base = reset_peak()
     p.step()
     p.step()
-    print(json.dumps((_status_kb("VmHWM") - base) / 1024))
+    print(json.dumps(peak_growth_mb(base)))
 
 
 def peak_memory_mb(preset: str, path: str) -> float:

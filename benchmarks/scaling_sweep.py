@@ -17,17 +17,11 @@ import sys
 import time
 from pathlib import Path
 
+from peak_rss import peak_growth_mb, reset_peak  # benchmarks/peak_rss.py, beside this script
+
 ROOT = Path(__file__).resolve().parents[1]
 BASE = {"batch": 16, "views": 3, "length": 96, "channels": 7}
 SWEEP = {"batch": [8, 16, 32, 64], "views": [1, 2, 3, 4], "length": [48, 96, 192, 336], "channels": [1, 7, 21, 42]}
-
-
-def _status_kb(field: str) -> int:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    raise RuntimeError(field)
 
 
 def measure(conf: dict, steps: int, chunk: int | None) -> None:
@@ -53,15 +47,13 @@ def measure(conf: dict, steps: int, chunk: int | None) -> None:
         opt.step()
 
     step()
-    with open("/proc/self/clear_refs", "w") as f:
-        f.write("5")
-    base = _status_kb("VmRSS")
+    base = reset_peak()
     times = []
     for _ in range(steps):
         t0 = time.perf_counter()
         step()
         times.append(time.perf_counter() - t0)
-    print(json.dumps({"s": statistics.median(times), "mb": (_status_kb("VmHWM") - base) / 1024}))
+    print(json.dumps({"s": statistics.median(times), "mb": peak_growth_mb(base)}))
 
 
 def main() -> None:

@@ -16,13 +16,7 @@ import subprocess
 import sys
 import time
 
-
-def _status_kb(field: str) -> int:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    raise RuntimeError(f"{field} not in /proc/self/status")
+from peak_rss import peak_growth_mb, reset_peak  # benchmarks/peak_rss.py, beside this script
 
 
 def measure(rows: int, path: str, views: int, proj_dim: int, width: int, chunk: int) -> None:
@@ -45,12 +39,10 @@ def measure(rows: int, path: str, views: int, proj_dim: int, width: int, chunk: 
     n = rows // (views + 1)
     s = torch.randn(rows, proj_dim, requires_grad=True)
     z = torch.randn(rows, width, requires_grad=True)
-    with open("/proc/self/clear_refs", "w") as f:
-        f.write("5")  # reset the peak mark to the current RSS
-    base = _status_kb("VmRSS")
+    base = reset_peak()
     t0 = time.perf_counter()
     step(s, z, n).backward()
-    print(json.dumps({"mb": (_status_kb("VmHWM") - base) / 1024, "s": time.perf_counter() - t0}))
+    print(json.dumps({"mb": peak_growth_mb(base), "s": time.perf_counter() - t0}))
 
 
 def run(rows: int, path: str, args) -> dict:
