@@ -1,5 +1,5 @@
 """Command line: ``python -m simmtm <command>`` (demo, presets, download, pretrain, finetune, study,
-classify, compare, anomaly, convert)."""
+sweep, classify, compare, anomaly, convert)."""
 from __future__ import annotations
 
 import argparse
@@ -51,6 +51,49 @@ def _common(p, *, preset_default="ETTm1"):
     p.add_argument("--no-progress", action="store_true")
 
 
+def _study_args(p):
+    p.add_argument("--budget", default="cpu", help="named study budget: cpu (this project's CPU recipe) or paper")
+    p.add_argument("--pretrain-windows", type=int, default=None, help="pre-train on this many evenly spaced windows")
+    p.add_argument("--finetune-windows", type=int, default=None, help="fine-tune on this many evenly spaced windows")
+    p.add_argument("--finetune-epochs", type=int, default=None)
+    p.add_argument("--finetune-lr", type=float, default=None)
+    p.add_argument("--patience", type=int, default=None)
+    p.add_argument("--pretrain-once", action="store_true", help="one pre-training (the first seed) for every seed")
+    p.add_argument("--checkpoints", default="checkpoints/studies", help="folder for the pre-trained checkpoints")
+
+
+def _budget(args):
+    from simmtm.experiments.forecasting import BUDGETS
+
+    if args.budget not in BUDGETS:
+        raise ValueError(f"unknown budget {args.budget!r}; available: {', '.join(BUDGETS)}")
+    overrides = {k: v for k, v in (("pretrain_epochs", args.epochs), ("pretrain_windows", args.pretrain_windows or args.max_windows),
+                                   ("finetune_windows", args.finetune_windows), ("finetune_epochs", args.finetune_epochs),
+                                   ("lr", args.finetune_lr), ("patience", args.patience))
+                 if v is not None}
+    if args.pretrain_once:
+        overrides["pretrain_once"] = True
+    return replace(BUDGETS[args.budget], **overrides)
+
+
+def _parse_variant(text: str) -> tuple[str, dict]:
+    import ast
+
+    name, _, body = text.partition(":")
+    if not name:
+        raise ValueError(f"a variant needs a name: NAME:KEY=VALUE,..., got {text!r}")
+    overrides = {}
+    for item in filter(None, body.split(",")):
+        key, eq, value = item.partition("=")
+        if not eq:
+            raise ValueError(f"variant {name!r}: expected KEY=VALUE, got {item!r}")
+        try:
+            overrides[key.strip()] = ast.literal_eval(value.strip())
+        except (ValueError, SyntaxError):
+            overrides[key.strip()] = value.strip()
+    return name, overrides
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m simmtm", description="SimMTM masked time-series pre-training")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -91,14 +134,22 @@ def main(argv: list[str] | None = None) -> int:
     ft.add_argument("--head-dropout", type=float, default=0.0)
     ft.add_argument("--out", default=None, help="folder for fine-tuned checkpoints (default checkpoints/)")
 
-    st = sub.add_parser("study", help="pre-trained vs random init over seeds; writes a results table")
+    st = sub.add_parser("study", help="pre-trained vs random init over seeds and horizons; resumable; writes a table")
     _common(st)
+    _study_args(st)
     st.add_argument("--target", default=None, help="fine-tuning dataset (default: --data, i.e. in-domain)")
-    st.add_argument("--pred-len", type=int, nargs="+", default=[96])
+    st.add_argument("--pred-len", type=int, nargs="+", default=[96, 192, 336, 720])
     st.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    st.add_argument("--finetune-epochs", type=int, default=10)
-    st.add_argument("--finetune-lr", type=float, default=1e-4)
-    st.add_argument("--out", default="results/forecasting.md")
+    st.add_argument("--out", default=None, help="table path (default results/forecasting_<data>[_to_<target>].md); "
+                                                "records go to the folder of the same name")
+
+    sw = sub.add_parser("sweep", help="variants of a forecasting recipe on one horizon, ranked by validation MSE")
+    _common(sw)
+    _study_args(sw)
+    sw.add_argument("--variant", action="append", required=True, metavar="NAME:KEY=VALUE,...",
+                    help="a named variant, e.g. p8:patch_len=8 or wide:d_model=64,n_heads=8 (base: no overrides)")
+    sw.add_argument("--pred-len", type=int, default=96)
+    sw.add_argument("--out", default=None, help="default results/forecasting_sweep_<data>.md")
 
     cmp = sub.add_parser("compare", help="every pre-training method on the same encoder, data, budget and seeds")
     cmp.add_argument("--task", required=True, help="epilepsy, or a forecasting dataset (ETTh1, ETTm1, ...)")
@@ -245,15 +296,26 @@ def main(argv: list[str] | None = None) -> int:
                     out=args.out or f"results/anomaly_synthetic_{args.channels}ch.md",
                     command="python -m simmtm " + shlex.join(argv if argv is not None else sys.argv[1:]))
     elif args.command == "study":
-        from simmtm.forecasting import study
+        from simmtm.experiments.forecasting import study
 
         cfg = _config(args)
         source = _data(args.data or args.preset, args.root, cfg.seq_len, args.features)
         target = _data(args.target, args.root, cfg.seq_len, args.features) if args.target else source
-        study(cfg, source, target, args.pred_len, args.seeds, out=args.out, pretrain_epochs=args.epochs or cfg.epochs,
-              finetune_epochs=args.finetune_epochs, lr=args.finetune_lr, batch_size=args.batch_size or 32,
-              max_windows=args.max_windows, device=args.device, progress=not args.no_progress,
+        suffix = "" if target.name == source.name else f"_to_{target.name}"
+        study(cfg, source, target, args.pred_len, args.seeds, out=args.out or f"results/forecasting_{source.name}{suffix}.md",
+              budget=_budget(args), device=args.device, checkpoints=args.checkpoints, progress=not args.no_progress,
               command="python -m simmtm " + shlex.join(argv if argv is not None else sys.argv[1:]))
+    elif args.command == "sweep":
+        from simmtm.experiments.forecasting import sweep
+
+        cfg = _config(args)
+        data = _data(args.data or args.preset, args.root, cfg.seq_len, args.features)
+        variants = dict(_parse_variant(v) for v in args.variant)
+        rows = sweep(cfg, data, variants, horizon=args.pred_len, seed=args.seed, budget=_budget(args),
+                     out=args.out or f"results/forecasting_sweep_{data.name}.md", device=args.device,
+                     checkpoints=args.checkpoints, progress=not args.no_progress,
+                     command="python -m simmtm " + shlex.join(argv if argv is not None else sys.argv[1:]))
+        print(f"best on validation: {rows[0]['variant']} (val MSE {rows[0]['val_mse']:.4f})")
     return 0
 
 

@@ -59,8 +59,9 @@ class SimMTMConfig:
     reconstruction without aggregation); see :mod:`simmtm.objectives`. ``temperature`` serves
     SimMTM and SimCLR.
     projector: ``flatten`` (official, ``[T*D] -> T*D/2 -> P``) or ``pooled`` (mean over time).
-    decoder: ``pointwise`` (per step, needs T = L; official forecasting) or ``flatten``
-    (official classification). loss_weighting: ``auto`` (official learned weights) or a float
+    decoder: ``flatten`` (official, forecasting and classification: each row's ``[T*D]`` ->
+    ``L`` steps, the official ``Flatten_Head``) or ``pointwise`` (ours, not the paper's: one
+    small ``Linear(D, P)`` per token, needs whole-step tokens). loss_weighting: ``auto`` (official learned weights) or a float
     lambda for ``L_rec + lambda * L_con``. instance_norm: normalise each series over its
     observed points (forecasting).
     """
@@ -72,7 +73,7 @@ class SimMTMConfig:
     projector: Literal["flatten", "pooled"] = "flatten"
     proj_dim: int = 128
     proj_hidden: int | None = None
-    decoder: Literal["pointwise", "flatten"] = "pointwise"
+    decoder: Literal["flatten", "pointwise"] = "flatten"
     instance_norm: bool = True
     n_views: int = 3
     mask_ratio: float = 0.5

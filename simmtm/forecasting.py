@@ -2,12 +2,10 @@
 for each horizon, evaluate on the test split once with the best-validation weights.
 
 Metrics are MSE / MAE on the standardized scale, over every predicted value (the usual
-benchmark protocol). ``study`` runs pre-trained vs random init over seeds and writes a table.
+benchmark protocol). :mod:`simmtm.experiments.forecasting` runs resumable studies on top.
 """
 from __future__ import annotations
 
-import copy
-import json
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -55,11 +53,14 @@ def pretrain(cfg: SimMTMConfig, data: ForecastingData, *, device: str = "auto", 
 def finetune(cfg: SimMTMConfig, data: ForecastingData, horizon: int, *, encoder: nn.Module | None = None,
              device: str = "auto", lr: float = 1e-4, batch_size: int = 32, epochs: int = 10, patience: int = 3,
              head_dropout: float = 0.0, amp_dtype: torch.dtype | None = None, max_windows: int | None = None,
-             seed: int = 0, checkpoint: str | Path | None = None, progress: bool = True, log=print) -> dict:
+             seed: int = 0, checkpoint: str | Path | None = None, evaluate_test: bool = True, progress: bool = True,
+             log=print) -> dict:
     """Fine-tune a forecaster (from ``encoder`` if given, else random init) on ``data`` for
     ``horizon`` steps: full fine-tuning, MSE loss, early stopping on validation MSE, then the
-    test split once with the best-validation weights. Returns the test metrics, the fitted
-    ``model``, the history and timing. Under torchrun it runs data-parallel (every process a
+    test split once with the best-validation weights (``evaluate_test=False`` skips it, e.g. in a
+    sweep that selects on validation; ``test`` is then None). ``max_windows`` subsamples the
+    training and validation windows evenly; the test split is always whole. Returns the test
+    metrics, the fitted ``model``, the history and timing. Under torchrun it runs data-parallel (every process a
     shard of each split, sums reduced, logs and the checkpoint from process 0)."""
     dev = setup(device)  # joins torchrun's process group when launched by it
     W, r = world_size(), rank()
@@ -96,47 +97,9 @@ def finetune(cfg: SimMTMConfig, data: ForecastingData, horizon: int, *, encoder:
                  on_epoch_end=lambda e, r_: log(f"[finetune {data.name} H={horizon}] epoch {e}: train "
                                                 f"{r_['train_loss']:.4f} val mse {r_['val_mse']:.4f} "
                                                 f"{time.perf_counter() - t0:.0f}s"))
-    test = evaluate_forecaster(model, loaders["test"], dev, amp_dtype=amp_dtype)  # once, best-validation weights
+    test = evaluate_forecaster(model, loaders["test"], dev, amp_dtype=amp_dtype) if evaluate_test else None  # once
     if checkpoint is not None and r == 0:
-        save_checkpoint(checkpoint, model, cfg, optimizer=optimizer, epoch=result["best_epoch"], metrics=test,
+        save_checkpoint(checkpoint, model, cfg, optimizer=optimizer, epoch=result["best_epoch"], metrics=test or {},
                         kind="forecaster", horizon=horizon, dataset=data.name)
     return {"test": test, "best_epoch": result["best_epoch"], "val_mse": result["best"],
             "history": result["history"], "seconds": time.perf_counter() - t0, "model": model}
-
-
-def study(pre_cfg: SimMTMConfig, pre_data: ForecastingData, target: ForecastingData, horizons: list[int],
-          seeds: list[int], *, out: str | Path, pretrain_epochs: int, finetune_epochs: int, lr: float = 1e-4,
-          batch_size: int = 32, max_windows: int | None = None, device: str = "auto", progress: bool = False,
-          command: str = "") -> dict:
-    """Pre-trained vs random init, same fine-tuning budget, over ``seeds`` and ``horizons``.
-    Writes ``out`` (markdown) and ``out`` with ``.json`` (every number)."""
-    runs = []
-    for seed in seeds:
-        model, pre = pretrain(pre_cfg, pre_data, device=device, epochs=pretrain_epochs, max_windows=max_windows,
-                              seed=seed, progress=progress)
-        for horizon in horizons:
-            for init, encoder in (("SimMTM", model.encoder), ("random init", None)):
-                enc = None if encoder is None else copy.deepcopy(encoder)
-                r = finetune(replace(pre_cfg, n_channels=target.n_channels), target, horizon, encoder=enc, device=device,
-                             lr=lr, batch_size=batch_size, epochs=finetune_epochs, max_windows=max_windows, seed=seed,
-                             progress=progress)
-                runs.append({"seed": seed, "horizon": horizon, "init": init, **r["test"], "best_epoch": r["best_epoch"],
-                             "finetune_seconds": r["seconds"], "pretrain_seconds": pre["seconds"]})
-                print(f"seed {seed} H={horizon} {init}: test MSE {r['test']['mse']:.4f} MAE {r['test']['mae']:.4f}")
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.with_suffix(".json").write_text(json.dumps({"command": command, "runs": runs}, indent=1))
-    out.write_text(_table(runs, pre_data.name, target.name, command))
-    return {"runs": runs}
-
-
-def _table(runs: list[dict], source: str, target: str, command: str) -> str:
-    lines = [f"### {source} -> {target}" if source != target else f"### {target} in-domain", "",
-             f"Command: `{command}`", "",
-             "| horizon | init | MSE (mean ± std) | MAE (mean ± std) | seeds |", "|---|---|---|---|---|"]
-    for horizon in sorted({r["horizon"] for r in runs}):
-        for init in ("SimMTM", "random init"):
-            rows = [r for r in runs if r["horizon"] == horizon and r["init"] == init]
-            mse, mae = np.array([r["mse"] for r in rows]), np.array([r["mae"] for r in rows])
-            lines.append(f"| {horizon} | {init} | {mse.mean():.4f} ± {mse.std():.4f} | {mae.mean():.4f} ± {mae.std():.4f} | {len(rows)} |")
-    return "\n".join(lines) + "\n"

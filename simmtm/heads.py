@@ -58,8 +58,9 @@ class PooledProjector(nn.Module):
 
 class PointwiseDecoder(nn.Module):
     """Decode every token on its own with an MLP ``D -> ... -> steps_per_token * out_channels``
-    (the official forecasting decoder is ``Linear(D, 1)``; patch tokens of P steps use
-    ``steps_per_token = P``). ``[N, K, T, D] -> [N, T * steps_per_token, K*out]``."""
+    (ours, not the official decoder, which is :class:`FlattenHead` over the whole row; a few
+    dozen weights instead of millions; patch tokens of P steps use ``steps_per_token = P``).
+    ``[N, K, T, D] -> [N, T * steps_per_token, K*out]``."""
 
     def __init__(self, in_dim: int, out_channels: int = 1, hidden: Sequence[int] = (), steps_per_token: int = 1):
         super().__init__()
@@ -75,9 +76,9 @@ class PointwiseDecoder(nn.Module):
 class FlattenHead(nn.Module):
     """Flatten each row ``[N, K, T*D]`` -> MLP -> ``out_steps * out_channels`` -> ``[N, out_steps, K*out_channels]``.
 
-    Serves as the reconstruction decoder for encoders that change the time axis (the official
-    classification decoder is this with ``T*D = 1280, out_steps = 178``) and as the forecasting
-    head (official ``Flatten_Head``: ``Linear(L*D, horizon)`` per channel, then dropout).
+    The official reconstruction decoder in both tasks (forecasting pre-training: ``Flatten_Head``,
+    ``Linear(L*D, L)`` per channel; classification: ``T*D = 1280, out_steps = 178``) and the
+    forecasting head (``Linear(L*D, horizon)`` per channel, then dropout).
     """
 
     def __init__(self, in_steps: int, in_dim: int, out_steps: int, out_channels: int = 1,

@@ -12,12 +12,18 @@ import torch.nn.functional as F
 from simmtm.similarity import exclude_self_logits
 
 
+def wide(x: torch.Tensor) -> torch.Tensor:
+    """``x`` in at least float32: half-precision (autocast) values are widened, float64 stays
+    float64, so a float64 run agrees with a float64 reference to float64 rounding."""
+    return x.to(torch.promote_types(x.dtype, torch.float32))
+
+
 def reconstruction_loss(reconstruction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Mean squared error between the rebuilt originals and the ORIGINAL (unmasked) series
     (Eq. 5). Both ``[B, L, C]``; the target is not differentiated."""
     if reconstruction.shape != target.shape:
         raise ValueError(f"reconstruction {tuple(reconstruction.shape)} and target {tuple(target.shape)} differ")
-    return F.mse_loss(reconstruction.float(), target.detach().float())
+    return F.mse_loss(wide(reconstruction), wide(target.detach()))
 
 
 def constraint_loss(similarity: torch.Tensor, n_series: int, temperature: float,
@@ -42,7 +48,7 @@ def constraint_loss(similarity: torch.Tensor, n_series: int, temperature: float,
     r = torch.arange(n, device=similarity.device) if self_index is None else self_index
     if len(r) != n:
         raise ValueError(f"self_index has {len(r)} entries for {n} rows")
-    log_p = torch.log_softmax(exclude_self_logits(similarity.float(), temperature, self_index=self_index), dim=1)
+    log_p = torch.log_softmax(exclude_self_logits(wide(similarity), temperature, self_index=self_index), dim=1)
     # Row r's positives sit at column r mod N of every view block: gather them, [n, M+1],
     # instead of building an [n, R] positive mask.
     per_view = log_p.view(n, R // n_series, n_series)[torch.arange(n, device=r.device), :, r % n_series]  # [n, M+1]
@@ -76,8 +82,10 @@ class AutomaticWeightedLoss(nn.Module):
     def forward(self, *losses: torch.Tensor) -> torch.Tensor:
         if len(losses) != self.sigma.numel():
             raise ValueError(f"expected {self.sigma.numel()} losses, got {len(losses)}")
-        stacked = torch.stack([loss.float() for loss in losses])  # [n_losses]
-        var = self.sigma.float() ** 2
+        stacked = torch.stack([wide(loss) for loss in losses])  # [n_losses]
+        var = wide(self.sigma) ** 2
+        dtype = torch.promote_types(stacked.dtype, var.dtype)
+        stacked, var = stacked.to(dtype), var.to(dtype)
         return (0.5 / var * stacked + torch.log1p(var)).sum()
 
 
@@ -106,7 +114,7 @@ def constraint_loss_chunked(s: torch.Tensor, n_series: int, temperature: float, 
     if chunk < 1:
         raise ValueError(f"chunk must be >= 1, got {chunk}")
     index = torch.arange(R, device=s.device) if self_index is None else self_index
-    s = F.normalize(s.float(), dim=1)  # [R, P]
+    s = F.normalize(wide(s), dim=1)  # [R, P]
     total = sum(checkpoint(_constraint_block, s, index[a:a + chunk], n_series, temperature, use_reentrant=False)
                 for a in range(0, len(index), chunk))
     return total / len(index)

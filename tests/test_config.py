@@ -39,3 +39,21 @@ def test_unknown_names():
         SimMTMConfig.from_dict({**d, "colour": "red"})
     with pytest.raises(ValueError, match="encoder kind"):
         SimMTMConfig.from_dict({**d, "encoder": {"kind": "lstm"}})
+
+
+def test_ettm1_preset_builds_the_official_architecture():
+    """Weights per module of the official ETTm1 pre-training model (thuml/SimMTM, 62,137,394
+    trainable weights): the flatten decoder ``Linear(L*D, L)`` is the default, not ours."""
+    from simmtm.build import build_simmtm
+
+    model = build_simmtm(get_preset("ETTm1"))
+    count = {name: sum(p.numel() for p in module.parameters()) for name, module in model.named_children()}
+    enc = {name: sum(p.numel() for p in module.parameters()) for name, module in model.encoder.named_children()}
+    assert enc["embedding"] == 96  # Conv1d(1, 32, kernel 3, circular, no bias)
+    assert enc["layers"] + enc["norm"] == 17_152
+    assert count["projector"] == 58_507_136  # Linear(336*32, 5376) + BN + Linear(5376, 128)
+    assert count["decoder"] == 3_613_008  # Linear(336*32, 336)
+    assert count["weighting"] == 2
+    assert sum(p.numel() for p in model.parameters() if p.requires_grad) == 62_137_394
+    for name in ("ETTh1", "ETTm1", "Weather", "tiny"):
+        assert get_preset(name).decoder == "flatten"

@@ -11,7 +11,7 @@ from simmtm.cli import main
 from simmtm.config import get_preset
 from simmtm.data import synthetic_multivariate
 from simmtm.data.forecasting import load_forecasting
-from simmtm.forecasting import finetune, pretrain, study
+from simmtm.forecasting import finetune, pretrain
 
 
 def csv(path, n_channels, seed):
@@ -54,11 +54,13 @@ def test_cli_pretrain_finetune_and_study(tmp_path, capsys):
     assert "d H=12 (pretrained): test MSE" in capsys.readouterr().out
     assert (tmp_path / "d_H12_pretrained.pt").is_file()
     assert main(["study", *common, "--pred-len", "12", "--seeds", "0", "1", "--finetune-epochs", "1",
-                 "--out", str(tmp_path / "r.md")]) == 0
+                 "--checkpoints", str(tmp_path / "ck"), "--out", str(tmp_path / "r.md")]) == 0
     table = (tmp_path / "r.md").read_text()
-    assert "| 12 | SimMTM |" in table and "| 12 | random init |" in table and "python -m simmtm study" in table
-    runs = json.loads((tmp_path / "r.json").read_text())["runs"]
-    assert len(runs) == 4 and {r["seed"] for r in runs} == {0, 1}
+    assert "| 12 | " in table and "SimMTM MSE" in table and "random init MSE" in table and "python -m simmtm study" in table
+    records = json.loads((tmp_path / "r.json").read_text())["records"]
+    finetunes = [r for r in records if r["key"]["unit"] == "finetune"]
+    assert len(finetunes) == 4 and {r["key"]["seed"] for r in finetunes} == {0, 1}
+    assert sorted(p.name for p in (tmp_path / "ck" / "r").glob("pretrain_seed?.pt")) == ["pretrain_seed0.pt", "pretrain_seed1.pt"]
 
 
 def test_patch_tokens_reconstruct_every_step(cfg):

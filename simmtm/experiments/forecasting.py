@@ -1,0 +1,343 @@
+"""Forecasting studies: SimMTM pre-trained vs random init over seeds and horizons, in-domain or
+across domains, as resumable units of a run folder (:mod:`simmtm.experiments.records`).
+
+Units: one pre-training per seed (or one for all seeds with ``pretrain_once``), whose checkpoint
+and resume state live under ``checkpoints/studies/<name>/``; one fine-tuning per
+(seed, horizon, init). Re-running the same command skips finished units and resumes an
+interrupted pre-training exactly, so a study too long for one sitting finishes over several
+runs. The markdown table and JSON beside it are rebuilt from the records after every unit.
+
+:func:`sweep` runs variants of a recipe on one horizon and selects on VALIDATION MSE only
+(the test split is not evaluated).
+"""
+from __future__ import annotations
+
+import copy
+import hashlib
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from simmtm.config import SimMTMConfig, TransformerConfig
+from simmtm.data.forecasting import ForecastingData
+from simmtm.experiments.paper import paper_numbers
+from simmtm.experiments.records import RecordStore, _dump, atomic_write_text, mean_std
+
+INITS = ("SimMTM", "random init")
+TIMING = ("seconds",)  # record fields that differ between an unbroken and a resumed study
+
+
+@dataclass(frozen=True)
+class StudyBudget:
+    """What a study spends: pre-training epochs and windows (evenly spaced; None = all), the
+    fine-tuning schedule (Adam at ``lr``, early stopping on validation MSE after ``patience``
+    stale epochs) and whether one pre-training serves every seed."""
+
+    pretrain_epochs: int = 50
+    pretrain_windows: int | None = None
+    finetune_epochs: int = 10
+    lr: float = 1e-4
+    batch_size: int = 32
+    patience: int = 3
+    head_dropout: float = 0.0
+    finetune_windows: int | None = None
+    pretrain_once: bool = False
+
+    def __post_init__(self):
+        for name in ("pretrain_epochs", "finetune_epochs", "batch_size", "patience"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.lr <= 0:
+            raise ValueError(f"lr must be > 0, got {self.lr}")
+
+
+BUDGETS: dict[str, StudyBudget] = {
+    # The official scripts: 50 pre-training epochs on every window, fine-tuning lr 1e-4, batch 32.
+    "paper": StudyBudget(pretrain_epochs=50),
+    # This project's CPU recipe (see results/forecasting_sweep.md for how it was chosen).
+    "cpu": StudyBudget(pretrain_epochs=10, pretrain_windows=8192, finetune_epochs=10, patience=3),
+}
+
+
+def apply_overrides(cfg: SimMTMConfig, budget: StudyBudget, overrides: dict[str, Any]
+                    ) -> tuple[SimMTMConfig, StudyBudget]:
+    """Set each ``name=value`` on the Transformer config, the SimMTM config or the budget,
+    whichever has that field (e.g. ``{"patch_len": 8, "n_views": 2, "lr": 5e-4}``; ``lr``
+    names the fine-tuning rate, ``pretrain_lr`` the pre-training one)."""
+    enc_fields = {f.name for f in fields(TransformerConfig)} - {"kind"}
+    cfg_fields = {f.name for f in fields(SimMTMConfig)} - {"encoder", "lr"}
+    budget_fields = {f.name for f in fields(StudyBudget)}
+    enc, top, bud = {}, {}, {}
+    for name, value in overrides.items():
+        if name == "pretrain_lr":
+            top["lr"] = value
+        elif name in budget_fields:
+            bud[name] = value
+        elif name in enc_fields:
+            enc[name] = value
+        elif name in cfg_fields:
+            top[name] = value
+        else:
+            raise ValueError(f"unknown setting {name!r}; known: {sorted(enc_fields | cfg_fields | budget_fields)}")
+    if enc and not isinstance(cfg.encoder, TransformerConfig):
+        raise ValueError(f"{sorted(enc)} are Transformer settings; this config's encoder is {cfg.encoder.kind}")
+    cfg = replace(cfg, **top, **({"encoder": replace(cfg.encoder, **enc)} if enc else {}))
+    return cfg, replace(budget, **bud)
+
+
+def run_folder(out: str | Path) -> Path:
+    """The record folder of a study writing the table ``out`` (``results/x.md`` -> ``results/x/``)."""
+    return Path(out).with_suffix("")
+
+
+def weights_digest(path: Path) -> str:
+    """sha256 of a checkpoint's weights (names, dtypes, shapes, values in order): equal for equal
+    weights, unlike the file's own hash, which depends on how the pickle was written."""
+    from simmtm.checkpoint import read_checkpoint
+
+    h = hashlib.sha256()
+    for name, tensor in read_checkpoint(path)["model"].items():
+        t = tensor.detach().cpu().contiguous()
+        h.update(f"{name}:{t.dtype}:{tuple(t.shape)}".encode())
+        h.update(t.view(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return h.hexdigest()
+
+
+def _pretrained_encoder(store: RecordStore, cfg: SimMTMConfig, data: ForecastingData, seed: int,
+                        budget: StudyBudget, checkpoint: Path, *, device: str, progress: bool, command: str, log):
+    """The encoder of pre-training unit ``seed``: from its checkpoint if that unit finished (and
+    the file is the one its record names), else pre-trained now, resuming an interrupted run."""
+    from simmtm.checkpoint import load_pretrained_encoder
+    from simmtm.forecasting import pretrain
+
+    key = {"unit": "pretrain", "seed": seed}
+    record = store.get(key)
+    if record is None or not checkpoint.is_file() or weights_digest(checkpoint) != record["weights_sha256"]:
+        log(f"[study] pre-training seed {seed} on {data.name} ({budget.pretrain_epochs} epochs)")
+        t0 = time.perf_counter()
+        _, result = pretrain(cfg, data, device=device, epochs=budget.pretrain_epochs, seed=seed,
+                             max_windows=budget.pretrain_windows, checkpoint=checkpoint, resume=True,
+                             progress=progress, log=log)
+        store.put(key, {"dataset": data.name, "history": result["history"], "best_epoch": result["best_epoch"],
+                        "checkpoint": str(checkpoint), "weights_sha256": weights_digest(checkpoint),
+                        "seconds": time.perf_counter() - t0, "command": command})
+    encoder, _ = load_pretrained_encoder(checkpoint)
+    return encoder
+
+
+def study(pre_cfg: SimMTMConfig, pre_data: ForecastingData, target: ForecastingData, horizons: Iterable[int],
+          seeds: Iterable[int], *, out: str | Path, budget: StudyBudget, device: str = "auto",
+          checkpoints: str | Path = "checkpoints/studies", inits: Iterable[str] = INITS, evaluate_test: bool = True,
+          progress: bool = False, command: str = "", log=print) -> list[dict]:
+    """Pre-train on ``pre_data``, fine-tune on ``target`` for each horizon from the pre-trained
+    encoder and from a random initialisation with the same budget, for each seed.
+
+    Writes one record per unit into ``run_folder(out)``, then the table ``out`` and
+    ``out.json`` (every record) rebuilt from the records. A re-run skips finished units; a
+    run folder made with other settings (data, config, budget) is refused. Returns the records.
+    """
+    from simmtm.checkpoint import load_pretrained_encoder  # noqa: F401  (fail early if broken)
+    from simmtm.forecasting import finetune
+
+    horizons, seeds, inits = list(horizons), list(seeds), list(inits)
+    unknown = [i for i in inits if i not in INITS]
+    if unknown or not inits:
+        raise ValueError(f"inits must be a non-empty subset of {INITS}, got {inits}")
+    if not horizons or min(horizons) < 1:
+        raise ValueError(f"horizons must be positive, got {horizons}")
+    if not seeds:
+        raise ValueError("give at least one seed")
+    out = Path(out)
+    store = RecordStore(run_folder(out))
+    store.check_settings({"source": pre_data.name, "target": target.name, "config": pre_cfg.to_dict(),
+                          "budget": asdict(budget), "evaluate_test": evaluate_test})
+    ckpt_dir = Path(checkpoints) / out.stem
+    ft_cfg = replace(pre_cfg, n_channels=target.n_channels)
+    for seed in seeds:
+        keys = [{"unit": "finetune", "seed": seed, "horizon": h, "init": i} for h in horizons for i in inits]
+        pending = [k for k in keys if not store.done(k)]
+        if not pending:
+            log(f"[study] seed {seed}: every unit finished, skipped")
+            continue
+        encoder = None
+        if any(k["init"] == "SimMTM" for k in pending):
+            pre_seed = seeds[0] if budget.pretrain_once else seed
+            encoder = _pretrained_encoder(store, pre_cfg, pre_data, pre_seed, budget,
+                                          ckpt_dir / f"pretrain_seed{pre_seed}.pt", device=device,
+                                          progress=progress, command=command, log=log)
+        for key in pending:
+            t0 = time.perf_counter()
+            enc = copy.deepcopy(encoder) if key["init"] == "SimMTM" else None
+            r = finetune(ft_cfg, target, key["horizon"], encoder=enc, device=device, lr=budget.lr,
+                         batch_size=budget.batch_size, epochs=budget.finetune_epochs, patience=budget.patience,
+                         head_dropout=budget.head_dropout, max_windows=budget.finetune_windows, seed=seed,
+                         evaluate_test=evaluate_test, progress=progress, log=log)
+            record = store.put(key, {"test": r["test"], "val_mse": r["val_mse"], "best_epoch": r["best_epoch"],
+                                     "epochs_run": len(r["history"]), "history": r["history"],
+                                     "pretrain_seed": (seeds[0] if budget.pretrain_once else seed)
+                                     if key["init"] == "SimMTM" else None,
+                                     "seconds": time.perf_counter() - t0, "command": command})
+            test = record["test"]
+            log(f"[study] seed {seed} H={key['horizon']} {key['init']}: val MSE {record['val_mse']:.4f}"
+                + (f", test MSE {test['mse']:.4f} MAE {test['mae']:.4f}" if test else "")
+                + f" ({record['seconds']:.0f}s)")
+            write_tables(out, store)
+    write_tables(out, store)
+    return store.records()
+
+
+# --- tables, rebuilt from the records alone -------------------------------------------------------
+
+def write_tables(out: str | Path, store: RecordStore) -> None:
+    """``out`` (markdown) and ``out.json`` (settings + every record) from ``store``."""
+    out = Path(out)
+    records = store.records()
+    atomic_write_text(out.with_suffix(".json"), _dump({"settings": store.settings(), "records": records}))
+    atomic_write_text(out, render_table(store.settings(), records))
+
+
+def _paired(a: dict[int, float], b: dict[int, float]) -> list[float]:
+    return [a[s] - b[s] for s in sorted(set(a) & set(b))]
+
+
+def _describe(settings: dict) -> list[str]:
+    cfg, budget = settings["config"], settings["budget"]
+    enc = cfg["encoder"]
+    windows = (f"{budget['pretrain_windows']} evenly spaced training windows" if budget["pretrain_windows"]
+               else "every training window")
+    once = "one pre-training for every seed" if budget["pretrain_once"] else "one pre-training per seed"
+    ft_windows = (f"{budget['finetune_windows']} evenly spaced training windows" if budget["finetune_windows"]
+                  else "every training window")
+    return [
+        f"Model: L = {cfg['seq_len']}, patch tokens of {enc['patch_len']} step(s), d_model {enc['d_model']}, "
+        f"{enc['n_layers']} layers, {enc['n_heads']} heads, d_ff {enc['d_ff']}, dropout {enc['dropout']}; "
+        f"{cfg['n_views']} masked views, mask ratio {cfg['mask_ratio']}, {cfg['decoder']} decoder, "
+        f"{cfg['projector']} projector, temperature {cfg['temperature']}, loss weighting {cfg['loss_weighting']}.",
+        f"Pre-training on {settings['source']}: {budget['pretrain_epochs']} epochs (kept on validation loss) over "
+        f"{windows}, lr {cfg['lr']:g}, batch {cfg['batch_size']}; {once}.",
+        f"Fine-tuning on {settings['target']}: full fine-tuning, lr {budget['lr']:g}, batch {budget['batch_size']}, "
+        f"up to {budget['finetune_epochs']} epochs over {ft_windows}, early stopping after {budget['patience']} "
+        f"epochs without a better validation MSE; the test split (every window) evaluated once with the "
+        f"best-validation weights. MSE / MAE on the standardized scale.",
+    ]
+
+
+def render_table(settings: dict, records: list[dict]) -> str:
+    """The study's markdown: settings, commands, per-horizon MSE / MAE mean ± std over seeds for
+    each init, the paired difference, the paper's numbers and wall times."""
+    source, target = settings.get("source", "?"), settings.get("target", "?")
+    title = f"### {target} in-domain" if source == target else f"### {source} -> {target}"
+    lines = [title, ""]
+    if settings:
+        lines += [*_describe(settings), ""]
+    commands = list(dict.fromkeys(r["command"] for r in records if r.get("command")))
+    if commands:
+        lines += ["Commands (each run skips the units an earlier one finished):", ""]
+        lines += [f"- `{c}`" for c in commands] + [""]
+    ft = [r for r in records if r["key"]["unit"] == "finetune"]
+    has_test = any(r["test"] for r in ft)
+    metric = (lambda r, k: r["test"][k]) if has_test else (lambda r, k: r["val_mse"] if k == "mse" else np.nan)
+    horizons = sorted({r["key"]["horizon"] for r in ft})
+    inits = [i for i in INITS if any(r["key"]["init"] == i for r in ft)]
+    paper = paper_numbers(source, target)
+
+    def by_seed(horizon, init, k) -> dict[int, float]:
+        return {r["key"]["seed"]: metric(r, k) for r in ft if r["key"]["horizon"] == horizon and r["key"]["init"] == init}
+
+    split = "test" if has_test else "validation"
+    head = ["horizon"] + [f"{i} {m}" for i in inits for m in (("MSE", "MAE") if has_test else ("val MSE",))]
+    if len(inits) == 2:
+        head.append("Δ MSE (SimMTM − random, paired by seed)")
+    head += ["seeds", "paper SimMTM MSE / MAE"]
+    lines += [f"Metrics on the {split} split, mean ± std over seeds:", "",
+              "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    averages: dict[str, dict[str, dict[int, float]]] = {i: {"mse": {}, "mae": {}} for i in inits}
+    for h in horizons:
+        cells, seeds = [str(h)], set()
+        for i in inits:
+            for k in (("mse", "mae") if has_test else ("mse",)):
+                values = by_seed(h, i, k)
+                seeds |= set(values)
+                cells.append(mean_std(values.values()))
+        if len(inits) == 2:
+            cells.append(mean_std(_paired(by_seed(h, "SimMTM", "mse"), by_seed(h, "random init", "mse"))))
+        p = paper.get(h)
+        cells += [str(len(seeds)), f"{p[0]:.3f} / {p[1]:.3f}" if p else "not checked"]
+        lines.append("| " + " | ".join(cells) + " |")
+    # The four-horizon average: per seed over the horizons that seed has for every init.
+    full = {96, 192, 336, 720}
+    if full <= set(horizons):
+        cells, n_seeds = ["avg (96-720)"], set()
+        for i in inits:
+            for k in (("mse", "mae") if has_test else ("mse",)):
+                per_h = [by_seed(h, i, k) for h in sorted(full)]
+                common = set.intersection(*(set(v) for v in per_h))
+                averages[i][k] = {s: float(np.mean([v[s] for v in per_h])) for s in common}
+                n_seeds |= common
+                cells.append(mean_std(averages[i][k].values()))
+        if len(inits) == 2:
+            cells.append(mean_std(_paired(averages["SimMTM"]["mse"], averages["random init"]["mse"])))
+        p = paper.get("avg")
+        cells += [str(len(n_seeds)), f"{p[0]:.3f} / {p[1]:.3f}" if p else "not reported"]
+        lines.append("| " + " | ".join(cells) + " |")
+    elif paper.get("avg"):
+        p = paper["avg"]
+        lines += ["", f"(The paper reports a four-horizon average of {p[0]:.3f} / {p[1]:.3f}; the average row "
+                      f"appears once all four horizons have records.)"]
+    pre = [r for r in records if r["key"]["unit"] == "pretrain"]
+    total = sum(r.get("seconds", 0.0) for r in records)
+    lines += ["", "Wall time on the machine that ran it: "
+              + (f"pre-training {np.mean([r['seconds'] for r in pre]) / 60:.1f} min per unit ({len(pre)} units); "
+                 if pre else "")
+              + (f"fine-tuning {np.mean([r['seconds'] for r in ft]) / 60:.1f} min per unit ({len(ft)} units); "
+                 if ft else "")
+              + f"{total / 3600:.2f} h in all."]
+    return "\n".join(lines) + "\n"
+
+
+def strip_timing(records: list[dict]) -> list[dict]:
+    """Records without their wall times (an unbroken and a resumed study agree on the rest)."""
+    return [{k: v for k, v in r.items() if k not in TIMING} for r in records]
+
+
+# --- recipe sweep, selected on validation ------------------------------------------------------------
+
+def sweep(base_cfg: SimMTMConfig, data: ForecastingData, variants: dict[str, dict[str, Any]], *, horizon: int,
+          seed: int, out: str | Path, budget: StudyBudget, device: str = "auto",
+          checkpoints: str | Path = "checkpoints/studies", progress: bool = False, command: str = "",
+          log: Callable[..., None] = print) -> list[dict]:
+    """Each named variant (overrides of :func:`apply_overrides`) pre-trained and fine-tuned on
+    ``data`` at one horizon and seed; the test split is NOT evaluated. Writes ``out`` with the
+    variants ranked by validation MSE; returns one row per variant."""
+    out = Path(out)
+    rows = []
+    for name, overrides in variants.items():
+        cfg, bud = apply_overrides(base_cfg, budget, overrides)
+        sub = run_folder(out) / f"{name}.md"
+        records = study(cfg, data, data, [horizon], [seed], out=sub, budget=bud, device=device,
+                        checkpoints=Path(checkpoints) / out.stem, inits=("SimMTM",), evaluate_test=False,
+                        progress=progress, command=command, log=log)
+        ft = next(r for r in records if r["key"]["unit"] == "finetune")
+        pre = next((r for r in records if r["key"]["unit"] == "pretrain"), None)
+        rows.append({"variant": name, "overrides": overrides, "val_mse": ft["val_mse"], "best_epoch": ft["best_epoch"],
+                     "pretrain_val_loss": pre["history"][pre["best_epoch"]].get("val_loss") if pre else None,
+                     "seconds": ft["seconds"] + (pre["seconds"] if pre else 0.0)})
+    rows.sort(key=lambda r: r["val_mse"])
+    lines = [f"### Recipe sweep on {data.name}, H = {horizon}, seed {seed} (validation MSE only; test not evaluated)",
+             "", *_describe({"source": data.name, "target": data.name, "config": base_cfg.to_dict(),
+                             "budget": asdict(budget)}), "", "Each variant changes the settings above as listed.", "",
+             f"Command: `{command}`", "", "| rank | variant | overrides | fine-tune val MSE | best epoch | "
+             "pre-training val loss | wall time (min) |", "|---|---|---|---|---|---|---|"]
+    for rank, r in enumerate(rows, 1):
+        ov = ", ".join(f"{k}={v}" for k, v in r["overrides"].items()) or "(base)"
+        pv = f"{r['pretrain_val_loss']:.4f}" if r["pretrain_val_loss"] is not None else "-"
+        lines.append(f"| {rank} | {r['variant']} | {ov} | {r['val_mse']:.4f} | {r['best_epoch']} | {pv} | "
+                     f"{r['seconds'] / 60:.1f} |")
+    atomic_write_text(out, "\n".join(lines) + "\n")
+    atomic_write_text(out.with_suffix(".json"), _dump({"command": command, "rows": rows}))
+    return rows

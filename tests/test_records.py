@@ -1,0 +1,53 @@
+"""The run folder of per-unit records: atomic writes, skip-if-done, settings guard."""
+import json
+
+import pytest
+
+from simmtm.experiments.records import RecordStore, key_name, mean_std
+
+
+def test_put_get_and_skip_if_done(tmp_path):
+    store = RecordStore(tmp_path / "run")
+    key = {"unit": "finetune", "seed": 0, "horizon": 96, "init": "random init"}
+    assert store.get(key) is None and not store.done(key)
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return {"mse": 0.5, "pair": (1, 2)}
+
+    first = store.run(key, compute)
+    second = store.run(key, compute)
+    assert calls == [1]  # the second run read the record instead of computing
+    assert first == second == {"key": key, "mse": 0.5, "pair": [1, 2]}
+    assert store.path(key).name == "unit=finetune,seed=0,horizon=96,init=random_init.json"
+    assert not list((tmp_path / "run").glob("*.tmp"))
+    assert [r["key"] for r in store.records(unit="finetune")] == [key] and store.records(unit="pretrain") == []
+
+
+def test_a_record_under_another_key_or_damaged_is_refused(tmp_path):
+    store = RecordStore(tmp_path)
+    key = {"unit": "pretrain", "seed": 1}
+    store.path(key).write_text(json.dumps({"key": {"unit": "pretrain", "seed": 2}}))
+    with pytest.raises(ValueError, match="holds the record of"):
+        store.get(key)
+    store.path(key).write_text("{not json")
+    with pytest.raises(ValueError, match="not a valid record.*delete it"):
+        store.get(key)
+
+
+def test_settings_guard(tmp_path):
+    store = RecordStore(tmp_path)
+    store.check_settings({"a": 1, "b": (2, 3)})
+    store.check_settings({"a": 1, "b": [2, 3]})  # the same once read back from JSON
+    with pytest.raises(ValueError, match="other settings \\(b differ\\)"):
+        store.check_settings({"a": 1, "b": [2, 4]})
+    assert store.settings() == {"a": 1, "b": [2, 3]}
+
+
+def test_keys_and_summaries():
+    with pytest.raises(ValueError, match="at least one field"):
+        key_name({})
+    with pytest.raises(TypeError, match="plain value"):
+        key_name({"seed": [0]})
+    assert mean_std([1.0, 3.0]) == "2.0000 ± 1.0000" and mean_std([]) == "-"
