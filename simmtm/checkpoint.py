@@ -1,5 +1,8 @@
 """Self-describing checkpoints: weights, the config as a dict, optimizer state, epoch and
-metrics, so that a loader rebuilds the model from the file alone."""
+metrics, so that a loader rebuilds the model from the file alone.
+
+A checkpoint holds tensors and plain values only and is read with ``weights_only=True``
+(:mod:`simmtm.serialization`): loading one never runs code from it."""
 from __future__ import annotations
 
 import os
@@ -11,6 +14,7 @@ import torch.nn as nn
 
 from simmtm.build import build_encoder, build_pretrainer
 from simmtm.config import SimMTMConfig
+from simmtm.serialization import load_pt
 
 FORMAT_VERSION = 1
 
@@ -36,23 +40,27 @@ def save_checkpoint(path: str | Path, model: nn.Module, config: SimMTMConfig, *,
     return path
 
 
-def read_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    """Load a checkpoint dict, with a clear error if the file is missing or not ours."""
+def read_checkpoint(path: str | Path, map_location: str | torch.device = "cpu", *,
+                    kind: str | None = None) -> dict[str, Any]:
+    """Load a checkpoint dict safely, with one clear error if the file is missing, corrupt, not
+    ours, of another format version or (with ``kind``) of another kind."""
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no checkpoint at {path}")
-    ckpt = torch.load(path, map_location=map_location, weights_only=False)
+    ckpt = load_pt(path, what="simmtm checkpoint", map_location=map_location)
     if not isinstance(ckpt, dict) or "config" not in ckpt or "model" not in ckpt:
-        raise ValueError(f"{path} is not a simmtm checkpoint (no 'config'/'model' entries)")
+        raise ValueError(f"corrupt or not a simmtm checkpoint: {path} (no 'config'/'model' entries)")
+    version = ckpt.get("format_version")
+    if version != FORMAT_VERSION:
+        raise ValueError(f"{path} is a checkpoint of format version {version}; this simmtm reads version "
+                         f"{FORMAT_VERSION}")
+    if kind is not None and ckpt.get("kind") != kind:
+        raise ValueError(f"{path} holds a {ckpt.get('kind')!r} model; this needs a {kind!r} checkpoint")
     return ckpt
 
 
 def load_simmtm(path: str | Path, map_location: str | torch.device = "cpu") -> tuple[nn.Module, SimMTMConfig, dict]:
     """Rebuild a pre-training model (SimMTM or the baseline its config's ``method`` names) from
     its checkpoint: ``(model, config, checkpoint)``."""
-    ckpt = read_checkpoint(path, map_location)
-    if ckpt["kind"] != "simmtm":
-        raise ValueError(f"{path} holds a {ckpt['kind']!r} model, not a SimMTM pre-training model")
+    ckpt = read_checkpoint(path, map_location, kind="simmtm")
     cfg = SimMTMConfig.from_dict(ckpt["config"])
     model = build_pretrainer(cfg)
     model.load_state_dict(ckpt["model"])
@@ -62,7 +70,7 @@ def load_simmtm(path: str | Path, map_location: str | torch.device = "cpu") -> t
 def load_pretrained_encoder(path: str | Path, map_location: str | torch.device = "cpu") -> tuple[nn.Module, SimMTMConfig]:
     """The encoder of a SimMTM checkpoint (projector, decoder and loss weights dropped),
     ready to be fine-tuned: ``(encoder, config)``."""
-    ckpt = read_checkpoint(path, map_location)
+    ckpt = read_checkpoint(path, map_location, kind="simmtm")
     cfg = SimMTMConfig.from_dict(ckpt["config"])
     encoder = build_encoder(cfg)
     prefix = "encoder."

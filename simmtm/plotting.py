@@ -67,8 +67,10 @@ def plot_learning_curves(history: list[dict], keys: tuple[str, ...] = ("train_lo
     return fig
 
 
-def plot_forecast(x: torch.Tensor, y: torch.Tensor, predictions: dict[str, torch.Tensor], *, channel: int = -1):
-    """One input window ``[L, C]``, its future ``[H, C]`` and named forecasts ``[H, C]``."""
+def plot_forecast(x: torch.Tensor, y: torch.Tensor, predictions: dict[str, torch.Tensor], *, channel: int = -1,
+                  title: str = "", ylabel: str = "standardized value"):
+    """One input window ``[L, C]``, its future ``[H, C]`` and named forecasts ``[H, C]``; name
+    the dataset, channel and horizon in ``title`` and the unit in ``ylabel``."""
     x, y = _np(x), _np(y)
     L = len(x)
     fig, ax = plt.subplots(figsize=(10, 3))
@@ -79,5 +81,29 @@ def plot_forecast(x: torch.Tensor, y: torch.Tensor, predictions: dict[str, torch
     ax.axvline(L - 0.5, color="grey", lw=0.8)
     ax.legend(fontsize=8)
     ax.set_xlabel("time step")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title or f"forecast of {len(y)} steps, channel {channel}")
+    fig.tight_layout()
+    return fig
+
+
+def plot_horizons(frame, *, metric: str = "mse", title: str = ""):
+    """Test ``metric`` per horizon, mean ± std over seeds, one line per init (a frame from
+    :func:`simmtm.experiments.forecasting.summary_frame`), with the paper's SimMTM numbers as
+    crosses. The y-axis starts at 0 so that seed noise does not read as a ranking."""
+    fig, ax = plt.subplots(figsize=(6.5, 3.8))
+    horizons = sorted(frame["horizon"].unique())
+    for init, rows in frame.groupby("init", sort=False):
+        rows = rows.set_index("horizon").loc[horizons]
+        ax.errorbar(horizons, rows[f"{metric}_mean"], yerr=rows[f"{metric}_std"], marker="o", capsize=4, label=init)
+    paper = frame.drop_duplicates("horizon").set_index("horizon").loc[horizons, f"paper_{metric}"]
+    if paper.notna().any():
+        ax.plot(horizons, paper, "kx", ms=9, mew=2, ls="none", label="paper SimMTM")
+    ax.set_xticks(horizons)
+    ax.set_xlabel("horizon (steps)")
+    ax.set_ylabel(f"test {metric.upper()} (standardized scale)")
+    ax.set_ylim(bottom=0)
+    ax.set_title(title)
+    ax.legend(fontsize=8)
     fig.tight_layout()
     return fig

@@ -35,6 +35,7 @@ from simmtm.config import SimMTMConfig
 from simmtm.distributed import data_parallel, gather_objects, rank, rank_seed, setup, shard, train_sampler, world_size
 from simmtm.engine import (evaluate_pretrain, fit, grad_scaler, make_loader, make_optimizer, maybe_compile,
                            pretrain_one_epoch)
+from simmtm.serialization import UnsafeFileError, load_pt, numpy_random_state, plain_random_states
 
 
 def resume_path(checkpoint: str | Path) -> Path:
@@ -63,11 +64,13 @@ def load_resume_state(path: str | Path) -> dict[str, Any]:
     if not path.is_file():
         raise FileNotFoundError(f"no resume state at {path}")
     try:
-        state = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as err:  # truncated or corrupt: torch raises several error types
+        state = load_pt(path, what="simmtm resume state")
+    except UnsafeFileError:
+        raise
+    except ValueError as err:  # truncated or corrupt
         prev = _previous(path)
         hint = f"; the previous state {prev} is intact: rename it to {path.name} to resume from it" if prev.is_file() else ""
-        raise ValueError(f"{path} is truncated or corrupt ({type(err).__name__}: {err}){hint}") from err
+        raise ValueError(f"{path} is truncated or corrupt ({err}){hint}") from None
     if not isinstance(state, dict) or "loop" not in state:
         raise ValueError(f"{path} is not a simmtm resume state")
     return state
@@ -75,7 +78,7 @@ def load_resume_state(path: str | Path) -> dict[str, Any]:
 
 def _random_states(generators: dict[str, torch.Generator]) -> dict[str, Any]:
     return {"torch": torch.get_rng_state(), "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
-            "numpy": np.random.get_state(), "python": random.getstate(),
+            "numpy": plain_random_states(np.random.get_state()), "python": random.getstate(),
             **{name: g.get_state() for name, g in generators.items()}}
 
 
@@ -83,7 +86,7 @@ def _restore_random_states(states: dict[str, Any], generators: dict[str, torch.G
     torch.set_rng_state(states["torch"])
     if states["cuda"] is not None and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(states["cuda"])
-    np.random.set_state(states["numpy"])
+    np.random.set_state(numpy_random_state(states["numpy"]))
     random.setstate(states["python"])
     for name, g in generators.items():
         g.set_state(states[name])

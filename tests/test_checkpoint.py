@@ -24,7 +24,7 @@ def test_round_trip_rebuilds_the_model_from_the_file_alone(tmp_path, tiny_cfg, t
 
 
 def test_clear_errors(tmp_path, tiny_cfg):
-    with pytest.raises(FileNotFoundError, match="no checkpoint"):
+    with pytest.raises(FileNotFoundError, match="no simmtm checkpoint"):
         read_checkpoint(tmp_path / "missing.pt")
     torch.save({"weights": 1}, tmp_path / "foreign.pt")
     with pytest.raises(ValueError, match="not a simmtm checkpoint"):

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from simmtm.data.windows import channels_last
+from simmtm.serialization import load_pt
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +74,7 @@ def load_tfc_split(folder: str | Path, split: str, *, length: int | None = None,
     if not path.is_file():
         raise FileNotFoundError(f"no {split}.pt in {folder}; download the set (python -m simmtm download NAME) "
                                 "or pass the folder that holds train.pt / val.pt / test.pt")
-    blob = torch.load(path, map_location="cpu", weights_only=False)
+    blob = load_pt(path, what="TF-C split")
     if not isinstance(blob, dict) or "samples" not in blob or "labels" not in blob:
         raise ValueError(f"{path} is not in TF-C format (a dict with 'samples' and 'labels')")
     x = channels_last(torch.as_tensor(np.asarray(blob["samples"]))).numpy()  # [N, L, C]

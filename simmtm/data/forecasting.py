@@ -68,9 +68,18 @@ def split_borders(n_rows: int, scheme: str, seq_len: int, ratios: tuple[float, f
 def read_series_csv(path: str | Path, date_column: str = "date") -> pd.DataFrame:
     """Read a CSV with a date column and numeric value columns, with clear errors."""
     path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"{path} is a directory, not a CSV file")
     if not path.is_file():
         raise FileNotFoundError(f"no CSV at {path}; download it (python -m simmtm download NAME) or pass the right path")
-    frame = pd.read_csv(path, encoding_errors="replace")
+    try:
+        frame = pd.read_csv(path, encoding_errors="replace")
+    except pd.errors.EmptyDataError:
+        raise ValueError(f"{path}: no rows (the file is empty)") from None
+    except pd.errors.ParserError as err:
+        raise ValueError(f"{path} is not a readable CSV ({str(err).splitlines()[0]})") from None
+    if frame.empty:
+        raise ValueError(f"{path}: no rows (a header only)")
     if date_column not in frame.columns:
         raise ValueError(f"{path} has no {date_column!r} column (columns: {list(frame.columns)[:5]}...)")
     values = frame.drop(columns=[date_column])

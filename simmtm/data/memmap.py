@@ -19,6 +19,8 @@ import pandas as pd
 import torch
 from torch.utils.data import Dataset
 
+from simmtm.serialization import load_pt
+
 META = "meta.json"
 
 
@@ -73,9 +75,7 @@ def convert_tfc(path: str | Path, out: str | Path) -> Path:
     from simmtm.data.windows import channels_last
 
     path, out = Path(path), Path(out)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} not found")
-    data = torch.load(path, map_location="cpu", weights_only=False)
+    data = load_pt(path, what="TF-C split")
     if not isinstance(data, dict) or "samples" not in data or "labels" not in data:
         raise ValueError(f"{path} is not a TF-C split (a dict with 'samples' and 'labels')")
     x = channels_last(data["samples"]).numpy()

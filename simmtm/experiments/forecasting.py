@@ -141,7 +141,6 @@ def study(pre_cfg: SimMTMConfig, pre_data: ForecastingData, target: ForecastingD
     ``out.json`` (every record) rebuilt from the records. A re-run skips finished units; a
     run folder made with other settings (data, config, budget) is refused. Returns the records.
     """
-    from simmtm.checkpoint import load_pretrained_encoder  # noqa: F401  (fail early if broken)
     from simmtm.forecasting import finetune
 
     horizons, seeds, inits = list(horizons), list(seeds), list(inits)
@@ -298,6 +297,31 @@ def render_table(settings: dict, records: list[dict]) -> str:
                  if ft else "")
               + f"{total / 3600:.2f} h in all."]
     return "\n".join(lines) + "\n"
+
+
+def summary_frame(path: str | Path):
+    """A study's JSON (``results/forecasting_*.json``) as a DataFrame: one row per (horizon, init)
+    with MSE / MAE mean and std over seeds, the seed count and the paper's numbers (NaN where the
+    paper's per-horizon figure is not checked)."""
+    import json
+
+    import pandas as pd
+
+    saved = json.loads(Path(path).read_text())
+    settings = saved["settings"]
+    paper = paper_numbers(settings["source"], settings["target"])
+    rows = []
+    ft = [r for r in saved["records"] if r["key"]["unit"] == "finetune" and r["test"]]
+    for h in sorted({r["key"]["horizon"] for r in ft}):
+        for init in INITS:
+            sel = [r["test"] for r in ft if r["key"]["horizon"] == h and r["key"]["init"] == init]
+            if sel:
+                mse, mae = np.array([t["mse"] for t in sel]), np.array([t["mae"] for t in sel])
+                p = paper.get(h, (np.nan, np.nan))
+                rows.append({"horizon": h, "init": init, "mse_mean": mse.mean(), "mse_std": mse.std(),
+                             "mae_mean": mae.mean(), "mae_std": mae.std(), "seeds": len(sel),
+                             "paper_mse": p[0], "paper_mae": p[1]})
+    return pd.DataFrame(rows)
 
 
 def strip_timing(records: list[dict]) -> list[dict]:
