@@ -24,6 +24,7 @@ from simmtm.distributed import (data_parallel, gather_objects, is_distributed, r
 from simmtm.engine import fit, make_loader, make_optimizer, train_one_epoch
 from simmtm.metrics import classification_metrics
 from simmtm.pretraining import run_pretraining
+from simmtm.resume import ResumeState
 
 Split = tuple[np.ndarray, np.ndarray]  # (X [N, L, C], y [N])
 
@@ -91,12 +92,14 @@ def pretrain(cfg: SimMTMConfig, x_train: np.ndarray, x_val: np.ndarray | None = 
 def finetune(cfg: SimMTMConfig, splits: dict[str, Split], *, encoder: nn.Module | None = None,
              linear_probe: bool = False, lr: float = 1e-4, batch_size: int = 32, epochs: int = 100,
              patience: int | None = None, device: str = "auto", seed: int = 0, checkpoint: str | Path | None = None,
-             progress: bool = False, log=None) -> dict:
+             resume: bool = False, progress: bool = False, log=None) -> dict:
     """Fine-tune a classifier on ``splits["train"]``, select the epoch on ``splits["val"]``
     (accuracy, ties broken by loss), then evaluate ``splits["test"]`` once.
 
     ``encoder``: pre-trained weights (deep-copied, so the caller's model is untouched); None
-    trains from a random initialisation. ``linear_probe`` freezes the encoder. Under torchrun it
+    trains from a random initialisation. ``linear_probe`` freezes the encoder. With ``checkpoint``
+    the run keeps a resume state after every epoch; ``resume=True`` continues an interrupted run
+    exactly (:mod:`simmtm.resume`). Under torchrun it
     runs data-parallel (metrics over the whole splits, logs and checkpoint from process 0).
     """
     (x_tr, y_tr), (x_va, y_va), (x_te, y_te) = splits["train"], splits["val"], splits["test"]
@@ -123,6 +126,12 @@ def finetune(cfg: SimMTMConfig, splits: dict[str, Split], *, encoder: nn.Module 
     loaders = {name: make_loader(ds, batch_size if name == "train" else 256, shuffle=name == "train", device=dev,
                                  seed=seed, sampler=sampler if name == "train" else None) for name, ds in data.items()}
     optimizer = make_optimizer(model, lr)
+    if resume and checkpoint is None:
+        raise ValueError("resume=True needs the checkpoint path of the run to resume")
+    resumable = None if checkpoint is None else ResumeState(
+        checkpoint, {"model": model, "optimizer": optimizer}, {"shuffle": loaders["train"].generator},
+        {"config": cfg.to_dict()})
+    start = resumable.restore(log or (lambda *_: None), "finetune") if resume else None
     t0 = time.perf_counter()
 
     def run_epoch(epoch: int) -> dict[str, float]:
@@ -131,7 +140,8 @@ def finetune(cfg: SimMTMConfig, splits: dict[str, Split], *, encoder: nn.Module 
         return train_one_epoch(step_model, loaders["train"], F.cross_entropy, optimizer, dev, progress=False)
 
     result = fit(model, run_epoch, lambda: evaluate(model, loaders["val"], dev), epochs, monitor="select", mode="max",
-                 patience=patience, progress=progress and r == 0,
+                 patience=patience, progress=progress and r == 0, start=start,
+                 on_state=resumable.save if resumable is not None else None,
                  on_epoch_end=(lambda e, r_: log(f"[finetune] epoch {e}: train loss {r_['train_loss']:.4f} "
                                                  f"val acc {r_['val_accuracy']:.4f}")) if log else None)
     test = evaluate(model, loaders["test"], dev)  # once, with the best-validation weights

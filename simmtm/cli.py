@@ -187,6 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     ft.add_argument("--pred-len", type=_positive, nargs="+", default=[96, 192, 336, 720])
     ft.add_argument("--patience", type=_positive, default=3)
     ft.add_argument("--head-dropout", type=float, default=0.0)
+    ft.add_argument("--resume", action="store_true", help="continue interrupted fine-tuning runs writing the same --out")
     ft.add_argument("--out", default=None, help="folder for fine-tuned checkpoints (default checkpoints/)")
 
     st = sub.add_parser("study", help="pre-trained vs random init over seeds and horizons; resumable; writes a table")
@@ -318,7 +319,7 @@ def _run(args, argv) -> int:
                               epochs=args.epochs or 10, patience=args.patience, head_dropout=args.head_dropout,
                               amp_dtype=AMP[args.amp], max_windows=args.max_windows, seed=args.seed,
                               checkpoint=f"{args.out or 'checkpoints'}/{data.name}_H{horizon}_{tag}.pt",
-                              progress=not args.no_progress)
+                              resume=args.resume, progress=not args.no_progress)
             from simmtm.distributed import rank
 
             if rank() == 0:

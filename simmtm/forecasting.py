@@ -24,6 +24,7 @@ from simmtm.distributed import data_parallel, rank, rank_seed, setup, shard, tra
 from simmtm.engine import (evaluate_forecaster, fit, grad_scaler, make_loader, make_optimizer,
                            train_one_epoch)
 from simmtm.pretraining import run_pretraining
+from simmtm.resume import ResumeState
 
 
 def _subsample(ds, max_windows: int | None, seed: int):
@@ -53,15 +54,19 @@ def pretrain(cfg: SimMTMConfig, data: ForecastingData, *, device: str = "auto", 
 def finetune(cfg: SimMTMConfig, data: ForecastingData, horizon: int, *, encoder: nn.Module | None = None,
              device: str = "auto", lr: float = 1e-4, batch_size: int = 32, epochs: int = 10, patience: int = 3,
              head_dropout: float = 0.0, amp_dtype: torch.dtype | None = None, max_windows: int | None = None,
-             seed: int = 0, checkpoint: str | Path | None = None, evaluate_test: bool = True, progress: bool = True,
-             log=print) -> dict:
+             seed: int = 0, checkpoint: str | Path | None = None, resume: bool = False, evaluate_test: bool = True,
+             progress: bool = True, log=print) -> dict:
     """Fine-tune a forecaster (from ``encoder`` if given, else random init) on ``data`` for
     ``horizon`` steps: full fine-tuning, MSE loss, early stopping on validation MSE, then the
     test split once with the best-validation weights (``evaluate_test=False`` skips it, e.g. in a
     sweep that selects on validation; ``test`` is then None). ``max_windows`` subsamples the
     training and validation windows evenly; the test split is always whole. Returns the test
-    metrics, the fitted ``model``, the history and timing. Under torchrun it runs data-parallel (every process a
+    metrics, the fitted ``model``, the history and timing. With ``checkpoint``, the run keeps a
+    resume state after every epoch (:mod:`simmtm.resume`); ``resume=True`` continues an
+    interrupted run exactly. Under torchrun it runs data-parallel (every process a
     shard of each split, sums reduced, logs and the checkpoint from process 0)."""
+    if resume and checkpoint is None:
+        raise ValueError("resume=True needs the checkpoint path of the run to resume")
     dev = setup(device)  # joins torchrun's process group when launched by it
     W, r = world_size(), rank()
     log = log if r == 0 else (lambda *_: None)
@@ -84,6 +89,11 @@ def finetune(cfg: SimMTMConfig, data: ForecastingData, horizon: int, *, encoder:
     }
     optimizer = make_optimizer(model, lr)
     scaler = grad_scaler(dev, amp_dtype)
+    tag = f"finetune {data.name} H={horizon}"
+    resumable = None if checkpoint is None else ResumeState(
+        checkpoint, {"model": model, "optimizer": optimizer, "scaler": scaler}, {"shuffle": loaders["train"].generator},
+        {"config": cfg.to_dict(), "horizon": horizon})
+    start = resumable.restore(log, tag) if resume else None
     t0 = time.perf_counter()
 
     def run_epoch(epoch: int) -> dict[str, float]:
@@ -93,8 +103,9 @@ def finetune(cfg: SimMTMConfig, data: ForecastingData, horizon: int, *, encoder:
                                scaler=scaler, progress=progress)
 
     result = fit(model, run_epoch, lambda: evaluate_forecaster(model, loaders["val"], dev, amp_dtype=amp_dtype), epochs,
-                 monitor="mse", patience=patience, progress=progress,
-                 on_epoch_end=lambda e, r_: log(f"[finetune {data.name} H={horizon}] epoch {e}: train "
+                 monitor="mse", patience=patience, progress=progress, start=start,
+                 on_state=resumable.save if resumable is not None else None,
+                 on_epoch_end=lambda e, r_: log(f"[{tag}] epoch {e}: train "
                                                 f"{r_['train_loss']:.4f} val mse {r_['val_mse']:.4f} "
                                                 f"{time.perf_counter() - t0:.0f}s"))
     test = evaluate_forecaster(model, loaders["test"], dev, amp_dtype=amp_dtype) if evaluate_test else None  # once

@@ -1,12 +1,10 @@
 """The pre-training run shared by forecasting and classification: loaders, optimizer, the
 epoch loop with validation-based selection, the final checkpoint, and exact resume.
 
-With ``checkpoint`` set, the run also keeps ``<checkpoint>.resume.pt`` (the previous one as
-``.resume.prev.pt``), written atomically after every epoch: model, optimizer, grad scaler,
-the loop state (epoch, history, best weights, patience counter) and every random state the
-run draws from (torch, CUDA, numpy, Python, the mask generator, the shuffling generator).
-``resume=True`` continues from it, ending with the same weights as an unbroken run (bit for
-bit on the CPU). There is no learning-rate scheduler to save: pre-training uses a constant
+With ``checkpoint`` set, the run also keeps ``<checkpoint>.resume.pt`` (:mod:`simmtm.resume`),
+written atomically after every epoch, with the mask and shuffling generators among its random
+states. ``resume=True`` continues from it, ending with the same weights as an unbroken run (bit
+for bit on the CPU). There is no learning-rate scheduler to save: pre-training uses a constant
 rate, as the official code does.
 
 Under ``torchrun`` (``torchrun --nproc_per_node=N -m simmtm pretrain ...``) the same function
@@ -18,13 +16,10 @@ states from process 0 only (the resume state holds every process's random states
 """
 from __future__ import annotations
 
-import os
-import random
 import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 import torch.nn as nn
 from torch.utils.data import Dataset
@@ -32,64 +27,10 @@ from torch.utils.data import Dataset
 from simmtm.build import build_pretrainer
 from simmtm.checkpoint import save_checkpoint
 from simmtm.config import SimMTMConfig
-from simmtm.distributed import data_parallel, gather_objects, rank, rank_seed, setup, shard, train_sampler, world_size
+from simmtm.distributed import data_parallel, rank, rank_seed, setup, shard, train_sampler, world_size
 from simmtm.engine import (evaluate_pretrain, fit, grad_scaler, make_loader, make_optimizer, maybe_compile,
                            pretrain_one_epoch)
-from simmtm.serialization import UnsafeFileError, load_pt, numpy_random_state, plain_random_states
-
-
-def resume_path(checkpoint: str | Path) -> Path:
-    """Where the resumable state of a run writing ``checkpoint`` lives."""
-    checkpoint = Path(checkpoint)
-    return checkpoint.with_name(checkpoint.stem + ".resume.pt")
-
-
-def _previous(path: Path) -> Path:
-    return path.with_name(path.stem + ".prev.pt")
-
-
-def _atomic_save(payload: dict, path: Path) -> None:
-    """Write ``path`` via a temp file and a rename, keeping the last good file as ``.prev.pt``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(payload, tmp)
-    if path.exists():
-        os.replace(path, _previous(path))
-    os.replace(tmp, path)
-
-
-def load_resume_state(path: str | Path) -> dict[str, Any]:
-    """Read a resume file, with a clear error (naming the previous good file) if it is damaged."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no resume state at {path}")
-    try:
-        state = load_pt(path, what="simmtm resume state")
-    except UnsafeFileError:
-        raise
-    except ValueError as err:  # truncated or corrupt
-        prev = _previous(path)
-        hint = f"; the previous state {prev} is intact: rename it to {path.name} to resume from it" if prev.is_file() else ""
-        raise ValueError(f"{path} is truncated or corrupt ({err}){hint}") from None
-    if not isinstance(state, dict) or "loop" not in state:
-        raise ValueError(f"{path} is not a simmtm resume state")
-    return state
-
-
-def _random_states(generators: dict[str, torch.Generator]) -> dict[str, Any]:
-    return {"torch": torch.get_rng_state(), "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
-            "numpy": plain_random_states(np.random.get_state()), "python": random.getstate(),
-            **{name: g.get_state() for name, g in generators.items()}}
-
-
-def _restore_random_states(states: dict[str, Any], generators: dict[str, torch.Generator]) -> None:
-    torch.set_rng_state(states["torch"])
-    if states["cuda"] is not None and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(states["cuda"])
-    np.random.set_state(numpy_random_state(states["numpy"]))
-    random.setstate(states["python"])
-    for name, g in generators.items():
-        g.set_state(states[name])
+from simmtm.resume import ResumeState, load_resume_state, resume_path  # noqa: F401  (public here too)
 
 
 def run_pretraining(cfg: SimMTMConfig, train: Dataset, val: Dataset | None = None, *, device: str = "auto",
@@ -128,31 +69,14 @@ def run_pretraining(cfg: SimMTMConfig, train: Dataset, val: Dataset | None = Non
     step_model = maybe_compile(step_model, compile)  # same parameters
     generators = {"masks": torch.Generator(device=dev).manual_seed(rank_seed(seed)), "shuffle": train_loader.generator}
     epochs = epochs if epochs is not None else cfg.epochs
-    state_file = resume_path(checkpoint) if checkpoint is not None else None
-    start = None
-    if resume and state_file.is_file():
-        state = load_resume_state(state_file)
-        if state.get("world_size", 1) != W:
-            raise ValueError(f"{state_file} was written by {state.get('world_size', 1)} process(es); resume it with "
-                             f"as many (this run has {W})")
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scaler.load_state_dict(state["scaler"])
-        _restore_random_states(state["random"][r], generators)
-        start = state["loop"]
-        log(f"[{tag}] resuming after epoch {start['epoch']} from {state_file}")
+    resumable = None if checkpoint is None else ResumeState(
+        checkpoint, {"model": model, "optimizer": optimizer, "scaler": scaler}, generators, {"config": cfg.to_dict()})
+    start = resumable.restore(log, tag) if resume else None
     t0 = time.perf_counter()
 
     def report(epoch, row):
         values = ", ".join(f"{k} {v:.4f}" for k, v in row.items() if k != "epoch")
         log(f"[{tag}] epoch {epoch}: {values} ({time.perf_counter() - t0:.0f}s)")
-
-    def save_state(loop: dict) -> None:
-        random_states = gather_objects(_random_states(generators))  # every process's
-        if main:
-            _atomic_save({"config": cfg.to_dict(), "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                          "scaler": scaler.state_dict(), "loop": loop, "random": random_states, "world_size": W},
-                         state_file)
 
     def run_epoch(epoch: int) -> dict[str, float]:
         if sampler is not None:
@@ -163,7 +87,7 @@ def run_pretraining(cfg: SimMTMConfig, train: Dataset, val: Dataset | None = Non
     result = fit(model, run_epoch,
                  (lambda: evaluate_pretrain(model, val_loader, dev, amp_dtype=amp_dtype)) if val_loader else None,
                  epochs, progress=progress, on_epoch_end=report, start=start,
-                 on_state=save_state if state_file is not None else None)
+                 on_state=resumable.save if resumable is not None else None)
     result["seconds"] = time.perf_counter() - t0
     if checkpoint is not None and main:
         save_checkpoint(checkpoint, model, cfg, optimizer=optimizer, epoch=result["best_epoch"],

@@ -114,3 +114,34 @@ def test_torchrun_restarts_a_killed_worker_from_the_last_state(tmp_path):
 
     restarted, _, _ = load_simmtm(tmp_path / "job.pt")
     assert _same_weights(restarted, whole)
+
+
+def test_interrupted_forecasting_finetune_resumes_bit_for_bit(tmp_path):
+    from simmtm.data import synthetic_multivariate
+    from simmtm.data.forecasting import from_array
+    from simmtm.forecasting import finetune
+
+    data = from_array("syn", synthetic_multivariate(400, 2, seed=0), seq_len=32)
+    cfg = get_preset("tiny", seq_len=32, n_channels=2, batch_size=8)  # dropout 0.1
+    kw = dict(epochs=3, patience=5, lr=1e-3, batch_size=16, max_windows=64, **QUIET)
+    whole = finetune(cfg, data, 8, checkpoint=tmp_path / "whole.pt", **kw)
+    finetune(cfg, data, 8, checkpoint=tmp_path / "part.pt", **{**kw, "epochs": 1})  # "killed" after epoch 0
+    resumed = finetune(cfg, data, 8, checkpoint=tmp_path / "part.pt", resume=True, **kw)
+    assert resumed["history"] == whole["history"] and resumed["test"] == whole["test"]
+    assert _same_weights(resumed["model"], whole["model"])
+
+
+def test_interrupted_classification_finetune_resumes_bit_for_bit(tmp_path):
+    from simmtm.classification import finetune
+
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(60, 178, 1)).astype(np.float32)
+    y = (x[:, :20, 0].mean(1) > 0).astype(np.int64)
+    splits = {"train": (x[:40], y[:40]), "val": (x[40:50], y[40:50]), "test": (x[50:], y[50:])}
+    cfg = get_preset("Epilepsy")  # CNN with dropout
+    kw = dict(epochs=3, lr=1e-3, device="cpu", seed=3)
+    whole = finetune(cfg, splits, checkpoint=tmp_path / "whole.pt", **kw)
+    finetune(cfg, splits, checkpoint=tmp_path / "part.pt", **{**kw, "epochs": 1})
+    resumed = finetune(cfg, splits, checkpoint=tmp_path / "part.pt", resume=True, **kw)
+    assert resumed["history"] == whole["history"] and resumed["test"] == whole["test"]
+    assert _same_weights(resumed["model"], whole["model"])

@@ -1,10 +1,10 @@
 """Forecasting studies: SimMTM pre-trained vs random init over seeds and horizons, in-domain or
 across domains, as resumable units of a run folder (:mod:`simmtm.experiments.records`).
 
-Units: one pre-training per seed (or one for all seeds with ``pretrain_once``), whose checkpoint
-and resume state live under ``checkpoints/studies/<name>/``; one fine-tuning per
-(seed, horizon, init). Re-running the same command skips finished units and resumes an
-interrupted pre-training exactly, so a study too long for one sitting finishes over several
+Units: one pre-training per seed (or one for all seeds with ``pretrain_once``) and one
+fine-tuning per (seed, horizon, init); their checkpoints and resume states live under
+``checkpoints/studies/<name>/``. Re-running the same command skips finished units and resumes
+an interrupted one exactly (from its last finished epoch), so a study too long for one sitting finishes over several
 runs. The markdown table and JSON beside it are rebuilt from the records after every unit.
 
 :func:`sweep` runs variants of a recipe on one horizon and selects on VALIDATION MSE only
@@ -175,7 +175,8 @@ def study(pre_cfg: SimMTMConfig, pre_data: ForecastingData, target: ForecastingD
             r = finetune(ft_cfg, target, key["horizon"], encoder=enc, device=device, lr=budget.lr,
                          batch_size=budget.batch_size, epochs=budget.finetune_epochs, patience=budget.patience,
                          head_dropout=budget.head_dropout, max_windows=budget.finetune_windows, seed=seed,
-                         evaluate_test=evaluate_test, progress=progress, log=log)
+                         checkpoint=ckpt_dir / f"finetune_seed{seed}_H{key['horizon']}_{key['init'].replace(' ', '_')}.pt",
+                         resume=True, evaluate_test=evaluate_test, progress=progress, log=log)
             record = store.put(key, {"test": r["test"], "val_mse": r["val_mse"], "best_epoch": r["best_epoch"],
                                      "epochs_run": len(r["history"]), "history": r["history"],
                                      "pretrain_seed": (seeds[0] if budget.pretrain_once else seed)
