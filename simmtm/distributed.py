@@ -13,6 +13,8 @@ import warnings
 import torch
 import torch.distributed as dist
 
+from simmtm.device import resolve_device
+
 
 
 def is_distributed() -> bool:
@@ -36,8 +38,6 @@ def setup(device: str | torch.device = "auto") -> torch.device:
     """Join torchrun's process group if launched by it (and not joined yet) and return this
     process's device (``cuda:LOCAL_RANK`` on GPUs). A no-op returning ``resolve_device(device)``
     for a single process."""
-    from simmtm.engine import resolve_device
-
     dev = resolve_device(device)
     if not launched_by_torchrun() or not dist.is_available():
         return dev

@@ -17,16 +17,8 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
-
-def resolve_device(device: str | torch.device = "auto") -> torch.device:
-    """``"auto"`` -> CUDA if available, else CPU; otherwise ``torch.device(device)``.
-    Raises ValueError when CUDA is asked for but not available."""
-    if str(device) == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(device)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device='cuda' was requested but torch.cuda.is_available() is False")
-    return device
+from simmtm.device import resolve_device  # noqa: F401  (part of the engine's API)
+from simmtm.distributed import sum_across_ranks
 
 
 def make_loader(dataset: Dataset, batch_size: int, *, shuffle: bool, device: torch.device | str = "cpu",
@@ -120,7 +112,6 @@ def _accumulate(sums: dict[str, torch.Tensor], out, weight: int) -> None:
 def _means(sums: dict[str, torch.Tensor], n: int) -> dict[str, float]:
     """Sample-weighted means; under torch.distributed the sums and counts of every process are
     added first (never a mean of per-process means)."""
-    from simmtm.distributed import sum_across_ranks
 
     if not sums:
         return {}
@@ -178,7 +169,6 @@ def evaluate_forecaster(model: nn.Module, loader: DataLoader, device: torch.devi
         se += ((pred - y) ** 2).sum(dtype=torch.float64)
         ae += (pred - y).abs().sum(dtype=torch.float64)
         count += y.numel()
-    from simmtm.distributed import sum_across_ranks
 
     se, ae, count = sum_across_ranks(torch.stack([se, ae, torch.tensor(float(count), device=device, dtype=torch.float64)]))
     return {"mse": (se / count).item(), "mae": (ae / count).item()}

@@ -1,4 +1,4 @@
-"""Anomaly-detection metrics in numpy (checked against scikit-learn in the tests).
+"""Anomaly-detection metrics on scikit-learn's curves, with input checks and the protocol below.
 
 Higher scores mean more anomalous; labels are 1 for anomalies. The decision threshold is
 chosen on VALIDATION data (:func:`best_f1_threshold` there, then applied to test); the
@@ -8,6 +8,7 @@ point-adjusted F1 (:func:`point_adjust`) only as a labelled extra, because it in
 from __future__ import annotations
 
 import numpy as np
+import sklearn.metrics as skm
 
 
 def _check(labels, scores) -> tuple[np.ndarray, np.ndarray]:
@@ -22,29 +23,11 @@ def _check(labels, scores) -> tuple[np.ndarray, np.ndarray]:
 
 def roc_auc(labels, scores) -> float:
     """Area under the ROC curve = P(score of an anomaly > score of a normal point), ties counting
-    one half (Mann-Whitney U with average ranks). NaN when one class is absent."""
+    one half. NaN when one class is absent."""
     labels, scores = _check(labels, scores)
-    n_pos, n_neg = labels.sum(), (~labels).sum()
-    if n_pos == 0 or n_neg == 0:
+    if labels.all() or not labels.any():
         return float("nan")
-    order = np.argsort(scores, kind="mergesort")
-    sorted_scores = scores[order]
-    ranks = np.empty(len(scores))
-    # average 1-based rank within each run of equal scores
-    starts = np.flatnonzero(np.r_[True, sorted_scores[1:] != sorted_scores[:-1]])
-    ends = np.r_[starts[1:], len(scores)]
-    ranks[order] = np.repeat((starts + ends + 1) / 2.0, ends - starts)
-    return float((ranks[labels].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
-
-
-def _curve(labels: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """True / false positive counts and thresholds at each distinct score, highest first."""
-    order = np.argsort(-scores, kind="mergesort")
-    s, y = scores[order], labels[order]
-    last = np.r_[np.flatnonzero(s[1:] != s[:-1]), len(s) - 1]  # last index of each distinct score
-    tp = np.cumsum(y)[last]
-    fp = (last + 1) - tp
-    return tp.astype(np.float64), fp.astype(np.float64), s[last]
+    return float(skm.roc_auc_score(labels, scores))
 
 
 def roc_curve(labels, scores) -> tuple[np.ndarray, np.ndarray]:
@@ -52,19 +35,16 @@ def roc_curve(labels, scores) -> tuple[np.ndarray, np.ndarray]:
     labels, scores = _check(labels, scores)
     if labels.all() or not labels.any():
         raise ValueError("roc_curve needs both normal and anomalous labels")
-    tp, fp, _ = _curve(labels, scores)
-    return np.r_[0.0, fp / (~labels).sum()], np.r_[0.0, tp / labels.sum()]
+    fpr, tpr, _ = skm.roc_curve(labels, scores, drop_intermediate=False)
+    return fpr, tpr
 
 
 def average_precision(labels, scores) -> float:
-    """Area under the precision-recall curve as sum over thresholds of ``(R_n - R_{n-1}) P_n``
-    (scikit-learn's ``average_precision_score``). NaN without anomalies."""
+    """Area under the precision-recall curve, ``sum_n (R_n - R_{n-1}) P_n``. NaN without anomalies."""
     labels, scores = _check(labels, scores)
     if labels.sum() == 0:
         return float("nan")
-    tp, fp, _ = _curve(labels, scores)
-    precision, recall = tp / (tp + fp), tp / labels.sum()
-    return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
+    return float(skm.average_precision_score(labels, scores))
 
 
 def precision_recall_f1(labels, predictions) -> dict[str, float]:
@@ -81,13 +61,15 @@ def precision_recall_f1(labels, predictions) -> dict[str, float]:
 
 
 def best_f1_threshold(labels, scores) -> tuple[float, float]:
-    """``(threshold, f1)`` maximising F1 of ``scores >= threshold`` over the distinct scores."""
+    """``(threshold, f1)`` maximising F1 of ``scores >= threshold`` over the distinct scores
+    (the highest such threshold when several tie)."""
     labels, scores = _check(labels, scores)
     if labels.sum() == 0:
         raise ValueError("best_f1_threshold needs at least one anomaly among the labels")
-    tp, fp, thresholds = _curve(labels, scores)
-    f1 = 2 * tp / (tp + fp + labels.sum())
-    best = int(np.argmax(f1))
+    precision, recall, thresholds = skm.precision_recall_curve(labels, scores)
+    p, r = precision[:-1], recall[:-1]  # the last point (recall 0) has no threshold
+    f1 = np.divide(2 * p * r, p + r, out=np.zeros_like(p), where=p + r > 0)
+    best = len(f1) - 1 - int(np.argmax(f1[::-1]))  # thresholds ascend: the last maximum is the highest
     return float(thresholds[best]), float(f1[best])
 
 
