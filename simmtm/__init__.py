@@ -10,6 +10,7 @@ from simmtm.config import PRESETS, CNNConfig, ResNetConfig, SimMTMConfig, Transf
 from simmtm.losses import AutomaticWeightedLoss, FixedWeightedLoss, constraint_loss, reconstruction_loss
 from simmtm.masking import make_masks, mask_views
 from simmtm.model import Classifier, Forecaster, SimMTM, SimMTMOutput
+from simmtm.pretrained import load_pretrained
 from simmtm.similarity import aggregate, aggregation_weights, cosine_similarity_matrix
 
 __version__ = "0.1.0"
@@ -19,6 +20,6 @@ __all__ = [
     "ResNetConfig", "SimMTM", "SimMTMConfig", "SimMTMOutput", "TransformerConfig", "aggregate",
     "aggregation_weights", "build_classifier", "build_encoder", "build_forecaster", "build_pretrainer",
     "build_simmtm",
-    "constraint_loss", "cosine_similarity_matrix", "get_preset", "load_pretrained_encoder", "load_simmtm",
+    "constraint_loss", "cosine_similarity_matrix", "get_preset", "load_pretrained", "load_pretrained_encoder", "load_simmtm",
     "make_masks", "mask_views", "reconstruction_loss", "save_checkpoint",
 ]

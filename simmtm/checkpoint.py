@@ -41,7 +41,7 @@ def save_checkpoint(path: str | Path, model: nn.Module, config: SimMTMConfig, *,
 
 
 def read_checkpoint(path: str | Path, map_location: str | torch.device = "cpu", *,
-                    kind: str | None = None) -> dict[str, Any]:
+                    kind: str | tuple[str, ...] | None = None) -> dict[str, Any]:
     """Load a checkpoint dict safely, with one clear error if the file is missing, corrupt, not
     ours, of another format version or (with ``kind``) of another kind."""
     path = Path(path)
@@ -52,8 +52,9 @@ def read_checkpoint(path: str | Path, map_location: str | torch.device = "cpu", 
     if version != FORMAT_VERSION:
         raise ValueError(f"{path} is a checkpoint of format version {version}; this simmtm reads version "
                          f"{FORMAT_VERSION}")
-    if kind is not None and ckpt.get("kind") != kind:
-        raise ValueError(f"{path} holds a {ckpt.get('kind')!r} model; this needs a {kind!r} checkpoint")
+    kinds = (kind,) if isinstance(kind, str) else kind
+    if kinds is not None and ckpt.get("kind") not in kinds:
+        raise ValueError(f"{path} holds a {ckpt.get('kind')!r} model; this needs a {' or '.join(map(repr, kinds))} checkpoint")
     return ckpt
 
 
@@ -68,12 +69,12 @@ def load_simmtm(path: str | Path, map_location: str | torch.device = "cpu") -> t
 
 
 def load_pretrained_encoder(path: str | Path, map_location: str | torch.device = "cpu") -> tuple[nn.Module, SimMTMConfig]:
-    """The encoder of a SimMTM checkpoint (projector, decoder and loss weights dropped),
-    ready to be fine-tuned: ``(encoder, config)``."""
-    ckpt = read_checkpoint(path, map_location, kind="simmtm")
+    """The encoder of a SimMTM checkpoint (projector, decoder and loss weights dropped) or of an
+    encoder-only file (:mod:`simmtm.pretrained`), ready to be fine-tuned: ``(encoder, config)``."""
+    ckpt = read_checkpoint(path, map_location, kind=("simmtm", "encoder"))
     cfg = SimMTMConfig.from_dict(ckpt["config"])
     encoder = build_encoder(cfg)
-    prefix = "encoder."
+    prefix = "encoder." if ckpt["kind"] == "simmtm" else ""
     state = {k[len(prefix):]: v for k, v in ckpt["model"].items() if k.startswith(prefix)}
     if not state:
         raise ValueError(f"{path} has no encoder weights")

@@ -232,16 +232,24 @@ def benchmark_data(setting: str, root: str | Path, *, split_seed: int = 0, max_p
 
 def study(setting: str, root: str | Path, cfg: SimMTMConfig, seeds: list[int], *, out: str | Path,
           pretrain_epochs: int, finetune_epochs: int, lr: float = 1e-4, pretrain_once: bool = False,
-          max_pretrain: int | None = None, device: str = "auto", command: str = "") -> list[dict]:
-    """Pre-trained vs random init (and linear probe) over seeds; writes a markdown table and JSON."""
+          max_pretrain: int | None = None, device: str = "auto", command: str = "",
+          encoder: nn.Module | None = None, encoder_name: str | None = None,
+          save_pretrained: str | Path | None = None) -> list[dict]:
+    """Pre-trained vs random init (and linear probe) over seeds; writes a markdown table and JSON.
+
+    ``encoder`` (e.g. a shipped one, :func:`simmtm.pretrained.load_pretrained`, named
+    ``encoder_name`` in the table) replaces pre-training for every seed; ``save_pretrained``
+    writes the first pre-training's checkpoint there."""
     import json
 
     pre_x, pre_val, splits, desc = benchmark_data(setting, root, max_pretrain=max_pretrain)
-    runs, encoder, pre_seconds = [], None, 0.0
+    runs, pre_seconds, given = [], 0.0, encoder is not None
+    if given:
+        desc += f"; no pre-training: every seed starts from the given encoder {encoder_name or ''}".rstrip()
     for seed in seeds:
-        if encoder is None or not pretrain_once:
+        if not given and (encoder is None or not pretrain_once):
             model, pre = pretrain(cfg, pre_x, pre_val, device=device, epochs=pretrain_epochs, seed=seed, progress=False,
-                                  log=lambda *a: None)
+                                  log=lambda *a: None, checkpoint=save_pretrained if encoder is None else None)
             encoder, pre_seconds = model.encoder, pre["seconds"]
         for init, enc, probe in (("SimMTM fine-tune", encoder, False), ("SimMTM linear probe", encoder, True),
                                  ("random init", None, False)):

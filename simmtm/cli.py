@@ -1,5 +1,5 @@
 """Command line: ``python -m simmtm <command>`` (demo, presets, download, pretrain, finetune, study,
-sweep, classify, compare, anomaly, convert)."""
+sweep, classify, compare, anomaly, convert, checkpoints, ship)."""
 from __future__ import annotations
 
 import argparse
@@ -228,7 +228,9 @@ def _pretrain(args):
 
 def _finetune_args(p):
     _common(p)
-    p.add_argument("--from", dest="source", default=None, help="pre-trained SimMTM checkpoint (omit for random init)")
+    p.add_argument("--from", dest="source", default=None,
+                   help="a shipped encoder's name (python -m simmtm checkpoints) or a SimMTM checkpoint path; "
+                        "omit for random init")
     p.add_argument("--pred-len", type=_positive, nargs="+", default=[96, 192, 336, 720])
     p.add_argument("--patience", type=_positive, default=3)
     p.add_argument("--head-dropout", type=float, default=0.0)
@@ -237,12 +239,12 @@ def _finetune_args(p):
 
 
 def _finetune(args):
-    from simmtm.checkpoint import load_pretrained_encoder
     from simmtm.distributed import rank
     from simmtm.forecasting import finetune
+    from simmtm.pretrained import load_pretrained
 
     out = _writable(args.out or "checkpoints", folder=True)
-    encoder, cfg = load_pretrained_encoder(args.source) if args.source else (None, _config(args))
+    encoder, cfg = load_pretrained(args.source) if args.source else (None, _config(args))
     if args.source and args.seq_len is not None:
         cfg = replace(cfg, seq_len=args.seq_len)
     data = _data(args.data or args.preset, args.root, cfg.seq_len, args.features)
@@ -343,6 +345,9 @@ def _classify_args(p):
     p.add_argument("--lr", type=_positive_float, default=1e-4, help="fine-tuning learning rate")
     p.add_argument("--pretrain-once", action="store_true", help="pre-train with the first seed only")
     p.add_argument("--max-pretrain", type=_positive, default=None, help="CPU budget: at most this many pre-training windows")
+    p.add_argument("--from", dest="source", default=None,
+                   help="start every seed from this shipped encoder (name or path) instead of pre-training")
+    p.add_argument("--save-pretrained", default=None, help="write the (first) pre-training checkpoint here")
     p.add_argument("--device", default="auto")
     p.add_argument("--out", default=None)
 
@@ -350,9 +355,16 @@ def _classify_args(p):
 def _classify(args):
     from simmtm.classification import study
     from simmtm.config import get_preset
+    from simmtm.pretrained import load_pretrained
 
     cfg = get_preset("Epilepsy-ResNet" if args.encoder == "resnet" else "Epilepsy")
-    study(args.setting, args.root, cfg, args.seeds,
+    encoder = None
+    if args.source:
+        encoder, cfg = load_pretrained(args.source)
+        if cfg.encoder.kind != args.encoder:
+            raise ValueError(f"{args.source} holds a {cfg.encoder.kind} encoder, not --encoder {args.encoder}")
+    study(args.setting, args.root, cfg, args.seeds, encoder=encoder, encoder_name=args.source,
+          save_pretrained=_writable(args.save_pretrained) if args.save_pretrained else None,
           out=_writable(args.out or f"results/classification_{args.setting}_{args.encoder}.md"),
           pretrain_epochs=args.pretrain_epochs, finetune_epochs=args.finetune_epochs, lr=args.lr,
           pretrain_once=args.pretrain_once, max_pretrain=args.max_pretrain, device=args.device,
@@ -397,6 +409,42 @@ def _convert(args):
     print(f"{folder}: {read_meta(folder)}")
 
 
+def _checkpoints_args(p):
+    pass
+
+
+def _checkpoints(args):
+    from simmtm.pretrained import describe, shipped
+
+    names = shipped()
+    if not names:
+        print("no shipped encoders found")
+    for name in names:
+        d = describe(name)
+        print(f"{name:<20} {d['encoder']:<12} {d['bytes'] / 1e6:5.2f} MB  sha256 {d['sha256'][:12]}  {d.get('data', '')}")
+
+
+def _ship_args(p):
+    p.add_argument("source", help="a SimMTM pre-training checkpoint")
+    p.add_argument("name", help="the shipped name (checkpoints/<name>.pt and its card <name>.md)")
+    p.add_argument("--data", required=True, help="what it was pre-trained on, and the split")
+    p.add_argument("--made-by", required=True, help="the command that made SOURCE")
+    p.add_argument("--budget", required=True, help="epochs, windows, batch")
+    p.add_argument("--seed", type=int, required=True)
+    p.add_argument("--wall-time", required=True, help="how long pre-training took, and where")
+    p.add_argument("--results", default="", help="a markdown file with what fine-tuning from it gives")
+    p.add_argument("--folder", default=None, help="default: the repository's checkpoints/")
+
+
+def _ship(args):
+    from simmtm.pretrained import ship
+
+    results = Path(args.results).read_text() if args.results else ""
+    path = ship(args.source, args.name, data=args.data, command=args.made_by, budget=args.budget, seed=args.seed,
+                wall_time=args.wall_time, results=results, folder=args.folder)
+    print(f"{path} and {path.with_suffix('.md')}")
+
+
 COMMANDS = {  # name: (help, arguments, action)
     "demo": ("offline demo: pre-train + fine-tune on synthetic data (~1 min on CPU)", _demo_args, _demo),
     "presets": ("list the named configuration presets", _presets_args, _presets),
@@ -409,6 +457,8 @@ COMMANDS = {  # name: (help, arguments, action)
     "compare": ("every pre-training method on the same encoder, data, budget and seeds", _compare_args, _compare),
     "anomaly": ("anomaly benchmark: self-distilled MAE vs reconstruction baselines (synthetic)", _anomaly_args, _anomaly),
     "convert": ("convert a CSV series or a TF-C .pt split to a memory-mapped corpus folder", _convert_args, _convert),
+    "checkpoints": ("list the shipped pre-trained encoders", _checkpoints_args, _checkpoints),
+    "ship": ("write a pre-training checkpoint's encoder and its model card into checkpoints/", _ship_args, _ship),
 }
 
 

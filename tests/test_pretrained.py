@@ -1,0 +1,62 @@
+"""Shipped encoders: made by ship(), loadable by name, guarded by their sha256 and embeddings."""
+import re
+
+import pytest
+import torch
+
+from simmtm.build import build_encoder, build_simmtm
+from simmtm.checkpoint import save_checkpoint
+from simmtm.cli import main
+from simmtm.config import SimMTMConfig, get_preset
+from simmtm.pretrained import checkpoints_dir, load_pretrained, sha256, ship, shipped
+
+# Embeddings of a fixed seeded input by every shipped file: (first 4 values, sum of all).
+EXPECTED: dict[str, tuple[list[float], float]] = {}
+
+
+def _fixed_input(cfg: SimMTMConfig) -> torch.Tensor:
+    return torch.randn(2, cfg.seq_len, 1 if cfg.encoder.kind == "transformer" else cfg.n_channels,
+                       generator=torch.Generator().manual_seed(0))
+
+
+def test_ship_load_by_name_and_list(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("SIMMTM_CHECKPOINTS", str(tmp_path / "shipped"))
+    cfg = get_preset("tiny", seq_len=32, n_channels=2)
+    torch.manual_seed(0)
+    model = build_simmtm(cfg)
+    save_checkpoint(tmp_path / "pre.pt", model, cfg, epoch=1, metrics={"val_loss": 1.25})
+    path = ship(tmp_path / "pre.pt", "tiny-test", data="synthetic", command="python -m simmtm pretrain ...",
+                budget="1 epoch", seed=0, wall_time="1 s", results="| a | b |")
+    assert path == tmp_path / "shipped" / "tiny-test.pt" and shipped() == {"tiny-test": path}
+    card = path.with_suffix(".md").read_text()
+    assert sha256(path) in card and "val_loss 1.2500" in card and "| a | b |" in card
+    encoder, loaded_cfg = load_pretrained("tiny-test")
+    assert loaded_cfg == cfg and "projector" not in str(torch.load(path, weights_only=True)["model"].keys())
+    x = torch.randn(3, 32, 1)
+    assert torch.equal(encoder.eval()(x), model.encoder.eval()(x))
+    with pytest.raises(ValueError, match="no shipped encoder named 'nope'; shipped: tiny-test"):
+        load_pretrained("nope")
+    assert main(["checkpoints"]) == 0 and "tiny-test" in capsys.readouterr().out
+    # finetune --from NAME resolves the shipped name
+    assert main(["finetune", "--from", "nope", "--data", "x.csv"]) == 2
+    assert "no shipped encoder named 'nope'" in capsys.readouterr().err
+
+
+SHIPPED = shipped() if checkpoints_dir().is_dir() else {}
+
+
+@pytest.mark.parametrize("name", sorted(SHIPPED))
+def test_shipped_file_matches_its_card_and_its_embeddings(name):
+    path = SHIPPED[name]
+    card = path.with_suffix(".md").read_text()
+    assert re.search(r"sha256: `([0-9a-f]{64})`", card).group(1) == sha256(path)
+    assert path.stat().st_size < 5_000_000
+    encoder, cfg = load_pretrained(name)
+    fresh = build_encoder(cfg)  # the preset it names builds the same modules
+    fresh.load_state_dict(encoder.state_dict())
+    with torch.no_grad():
+        z = encoder.eval()(_fixed_input(cfg))
+    assert name in EXPECTED, f"record the embeddings of {name}: {z.flatten()[:4].tolist()}, {z.sum().item()}"
+    first, total = EXPECTED[name]
+    assert torch.allclose(z.flatten()[:4], torch.tensor(first), atol=1e-5)
+    assert z.sum().item() == pytest.approx(total, rel=1e-4, abs=1e-3)
