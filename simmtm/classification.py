@@ -6,6 +6,7 @@ Metrics come from :func:`simmtm.metrics.classification_metrics` over the whole t
 from __future__ import annotations
 
 import copy
+import json
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -22,6 +23,7 @@ from simmtm.data.windows import LabelledSeries
 from simmtm.distributed import (data_parallel, gather_objects, is_distributed, rank, rank_seed, setup, shard,
                                 train_sampler, world_size)
 from simmtm.engine import fit, make_loader, make_optimizer, train_one_epoch
+from simmtm.experiments.records import RecordStore, atomic_write_text, run_folder, summary_table
 from simmtm.metrics import classification_metrics
 from simmtm.pretraining import run_pretraining
 from simmtm.resume import ResumeState
@@ -234,40 +236,56 @@ def study(setting: str, root: str | Path, cfg: SimMTMConfig, seeds: list[int], *
           pretrain_epochs: int, finetune_epochs: int, lr: float = 1e-4, pretrain_once: bool = False,
           max_pretrain: int | None = None, device: str = "auto", command: str = "",
           encoder: nn.Module | None = None, encoder_name: str | None = None,
-          save_pretrained: str | Path | None = None) -> list[dict]:
+          save_pretrained: str | Path | None = None, checkpoints: str | Path = "checkpoints/studies") -> list[dict]:
     """Pre-trained vs random init (and linear probe) over seeds; writes a markdown table and JSON.
 
-    ``encoder`` (e.g. a shipped one, :func:`simmtm.pretrained.load_pretrained`, named
-    ``encoder_name`` in the table) replaces pre-training for every seed; ``save_pretrained``
-    writes the first pre-training's checkpoint there."""
-    import json
+    Each seed is a unit recorded in the folder beside ``out`` (``results/x.md`` -> ``results/x/``):
+    re-running the same command skips finished seeds. ``encoder`` (e.g. a shipped one,
+    :func:`simmtm.pretrained.load_pretrained`, named ``encoder_name`` in the table) replaces
+    pre-training for every seed; the first pre-training's checkpoint is written to
+    ``save_pretrained`` (default ``<checkpoints>/<out name>/pretrain_seed<first>.pt``), from which
+    ``pretrain_once`` studies resume the later seeds."""
+    from simmtm.checkpoint import load_pretrained_encoder
 
     pre_x, pre_val, splits, desc = benchmark_data(setting, root, max_pretrain=max_pretrain)
-    runs, pre_seconds, given = [], 0.0, encoder is not None
+    given = encoder is not None
     if given:
         desc += f"; no pre-training: every seed starts from the given encoder {encoder_name or ''}".rstrip()
-    for seed in seeds:
-        if not given and (encoder is None or not pretrain_once):
+    out = Path(out)
+    store = RecordStore(run_folder(out))
+    store.check_settings({"setting": setting, "config": cfg.to_dict(), "pretrain_epochs": pretrain_epochs,
+                          "finetune_epochs": finetune_epochs, "lr": lr, "pretrain_once": pretrain_once,
+                          "max_pretrain": max_pretrain, "encoder": encoder_name if given else None})
+    first = Path(save_pretrained or Path(checkpoints) / out.stem / f"pretrain_seed{seeds[0]}.pt")
+
+    def unit(seed: int) -> dict:
+        t0, enc, pre_seconds = time.perf_counter(), encoder, 0.0
+        if not given and pretrain_once and seed != seeds[0]:
+            enc, _ = load_pretrained_encoder(first)  # the first seed's pre-training, from its checkpoint
+        elif not given:
             model, pre = pretrain(cfg, pre_x, pre_val, device=device, epochs=pretrain_epochs, seed=seed, progress=False,
-                                  log=lambda *a: None, checkpoint=save_pretrained if encoder is None else None)
-            encoder, pre_seconds = model.encoder, pre["seconds"]
-        for init, enc, probe in (("SimMTM fine-tune", encoder, False), ("SimMTM linear probe", encoder, True),
-                                 ("random init", None, False)):
-            r = finetune(cfg, splits, encoder=enc, linear_probe=probe, lr=lr, epochs=finetune_epochs, device=device,
+                                  log=lambda *a: None, checkpoint=first if seed == seeds[0] else None)
+            enc, pre_seconds = model.encoder, pre["seconds"]
+        rows = []
+        for init, e, probe in (("SimMTM fine-tune", enc, False), ("SimMTM linear probe", enc, True),
+                               ("random init", None, False)):
+            r = finetune(cfg, splits, encoder=e, linear_probe=probe, lr=lr, epochs=finetune_epochs, device=device,
                          seed=seed)
-            runs.append({"seed": seed, "init": init, **r["test"], "val_accuracy": r["val_accuracy"],
+            rows.append({"seed": seed, "init": init, **r["test"], "val_accuracy": r["val_accuracy"],
                          "best_epoch": r["best_epoch"], "pretrain_seconds": pre_seconds})
             print(f"{setting} seed {seed} {init}: acc {r['test']['accuracy']:.4f} f1 {r['test']['f1']:.4f} "
                   f"(val acc {r['val_accuracy']:.3f}, epoch {r['best_epoch']})", flush=True)
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.with_suffix(".json").write_text(json.dumps({"command": command, "setting": desc, "runs": runs}, indent=1))
-    keys = ("accuracy", "precision", "recall", "f1", "auroc", "auprc")
-    lines = [f"### {setting} ({cfg.encoder.kind})", "", f"Data: {desc}.", "", f"Command: `{command}`", "",
-             "| init | " + " | ".join(keys) + " | seeds |", "|---|" + "---|" * (len(keys) + 1)]
-    for init in dict.fromkeys(r["init"] for r in runs):
-        rows = [r for r in runs if r["init"] == init]
-        cells = [f"{100 * np.mean([r[k] for r in rows]):.2f} ± {100 * np.std([r[k] for r in rows]):.2f}" for k in keys]
-        lines.append(f"| {init} | " + " | ".join(cells) + f" | {len(rows)} |")
-    out.write_text("\n".join(lines) + "\n")
+        return {"runs": rows, "seconds": time.perf_counter() - t0}
+
+    runs = [row for seed in seeds for row in store.run({"seed": seed}, lambda seed=seed: unit(seed))["runs"]]
+    saved = {"command": command, "title": f"{setting} ({cfg.encoder.kind})", "setting": desc, "runs": runs}
+    atomic_write_text(out.with_suffix(".json"), json.dumps(saved, indent=1))
+    atomic_write_text(out, classification_markdown(saved))
     return runs
+
+
+def classification_markdown(saved: dict) -> str:
+    """The study's table from its saved JSON (``title``, ``setting``, ``command``, ``runs``)."""
+    return summary_table(saved["title"], [f"Data: {saved['setting']}.", f"Command: `{saved['command']}`"],
+                         saved["runs"], ("init",), ("accuracy", "precision", "recall", "f1", "auroc", "auprc"),
+                         scale=100.0, digits=2)

@@ -50,10 +50,11 @@ def test_bad_inputs(data, cfg):
 
 
 @pytest.mark.parametrize("setting", ["epilepsy", "sleepeeg-gesture"])
-def test_classify_cli_on_real_data(tmp_path, setting):
+def test_classify_cli_on_real_data(tmp_path, setting, monkeypatch):
     from conftest import shared_file
     from simmtm.cli import main
 
+    monkeypatch.chdir(tmp_path)  # the pre-training checkpoint goes to checkpoints/studies/ under it
     root = shared_file("Epilepsy_UCI/epileptic_seizure_recognition.csv").parents[1]
     shared_file("SleepEEG_subset/train.pt")
     out = tmp_path / "r.md"

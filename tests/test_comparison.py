@@ -44,3 +44,34 @@ def test_unknown_method_and_cli(tmp_path):
                  "--pretrain-epochs", "1", "--finetune-epochs", "1", "--max-windows", "32", "--device", "cpu", "--horizon", "12",
                  "--out", str(tmp_path / "r.md")]) == 0
     assert "| vicreg | fine-tune |" in (tmp_path / "r.md").read_text()
+
+
+def test_a_rerun_skips_finished_units_and_rebuilds_the_same_table(tmp_path, monkeypatch):
+    import simmtm.forecasting as forecasting
+    from simmtm.comparison import run
+
+    path = csv(tmp_path / "d.csv", 2, 2)
+    cfg = get_preset("tiny", seq_len=48, batch_size=16)
+    kw = dict(pretrain_epochs=1, finetune_epochs=1, horizon=12, max_windows=32, device="cpu", command="cmd",
+              out=tmp_path / "c.md")
+    first = run(str(path), None, cfg, ["masked", "none"], [0], **kw)
+    table = (tmp_path / "c.md").read_text()
+    assert sorted(p.name for p in (tmp_path / "c").glob("seed=*.json")) == ["seed=0,method=masked.json",
+                                                                             "seed=0,method=none.json"]
+    monkeypatch.setattr(forecasting, "pretrain", lambda *a, **k: pytest.fail("a finished unit ran again"))
+    monkeypatch.setattr(forecasting, "finetune", lambda *a, **k: pytest.fail("a finished unit ran again"))
+    assert run(str(path), None, cfg, ["masked", "none"], [0], **kw) == first
+    assert (tmp_path / "c.md").read_text() == table
+    with pytest.raises(ValueError, match="other settings"):
+        run(str(path), None, cfg, ["masked"], [0], **{**kw, "finetune_epochs": 2})
+
+
+def test_committed_results_regenerate_byte_equal_from_their_json():
+    from pathlib import Path
+
+    from simmtm.comparison import comparison_markdown
+
+    results = Path(__file__).resolve().parents[1] / "results"
+    for name in ("comparison_epilepsy", "comparison_ETTh1"):
+        saved = json.loads((results / f"{name}.json").read_text())
+        assert comparison_markdown(saved) == (results / f"{name}.md").read_text()

@@ -26,7 +26,7 @@ import torch
 from simmtm.config import SimMTMConfig, TransformerConfig
 from simmtm.data.forecasting import ForecastingData
 from simmtm.experiments.paper import paper_numbers
-from simmtm.experiments.records import RecordStore, _dump, atomic_write_text, mean_std
+from simmtm.experiments.records import RecordStore, _dump, atomic_write_text, mean_std, run_folder
 
 INITS = ("SimMTM", "random init")
 TIMING = ("seconds",)  # record fields that differ between an unbroken and a resumed study
@@ -88,11 +88,6 @@ def apply_overrides(cfg: SimMTMConfig, budget: StudyBudget, overrides: dict[str,
         raise ValueError(f"{sorted(enc)} are Transformer settings; this config's encoder is {cfg.encoder.kind}")
     cfg = replace(cfg, **top, **({"encoder": replace(cfg.encoder, **enc)} if enc else {}))
     return cfg, replace(budget, **bud)
-
-
-def run_folder(out: str | Path) -> Path:
-    """The record folder of a study writing the table ``out`` (``results/x.md`` -> ``results/x/``)."""
-    return Path(out).with_suffix("")
 
 
 def weights_digest(path: Path) -> str:

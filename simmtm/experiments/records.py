@@ -60,17 +60,28 @@ def key_name(key: dict[str, Any]) -> str:
     return re.sub(r"[^A-Za-z0-9=,._+-]", "_", ",".join(parts)) + ".json"
 
 
-class RecordStore:
-    """One JSON record per finished unit in ``folder`` (see the module docstring)."""
+def run_folder(out: str | Path) -> Path:
+    """The record folder of a study writing the table ``out`` (``results/x.md`` -> ``results/x/``)."""
+    return Path(out).with_suffix("")
 
-    def __init__(self, folder: str | Path):
-        self.folder = Path(folder)
+
+class RecordStore:
+    """One JSON record per finished unit in ``folder`` (see the module docstring); with
+    ``folder=None`` the records live in memory only (a study that need not resume)."""
+
+    def __init__(self, folder: str | Path | None):
+        self.folder = Path(folder) if folder is not None else None
+        self._memory: dict[str, dict] = {}
 
     def path(self, key: dict[str, Any]) -> Path:
+        if self.folder is None:
+            raise ValueError("an in-memory record store has no files")
         return self.folder / key_name(key)
 
     def get(self, key: dict[str, Any]) -> dict[str, Any] | None:
         """The record of ``key``, or None if that unit has not finished."""
+        if self.folder is None:
+            return self._memory.get(key_name(key))
         path = self.path(key)
         if not path.is_file():
             return None
@@ -83,13 +94,16 @@ class RecordStore:
         return record
 
     def done(self, key: dict[str, Any]) -> bool:
-        return self.path(key).is_file()
+        return self.get(key) is not None if self.folder is None else self.path(key).is_file()
 
     def put(self, key: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
         """Write the record of a finished unit (atomically); returns it."""
-        record = {"key": dict(key), **values}
-        atomic_write_text(self.path(key), _dump(record))
-        return _plain(record)
+        record = _plain({"key": dict(key), **values})
+        if self.folder is None:
+            self._memory[key_name(key)] = record
+        else:
+            atomic_write_text(self.path(key), _dump(record))
+        return record
 
     def run(self, key: dict[str, Any], compute: Callable[[], dict[str, Any]]) -> dict[str, Any]:
         """The record of ``key``: read if the unit finished before, else ``compute()`` and written."""
@@ -98,19 +112,18 @@ class RecordStore:
 
     def records(self, **match: Any) -> list[dict[str, Any]]:
         """Every record (sorted by file name) whose key has the ``match`` values."""
-        if not self.folder.is_dir():
+        if self.folder is None:
+            found = [self._memory[k] for k in sorted(self._memory)]
+        elif not self.folder.is_dir():
             return []
-        out = []
-        for path in sorted(self.folder.glob("*.json")):
-            if path.name == SETTINGS:
-                continue
-            record = json.loads(path.read_text())
-            if all(record.get("key", {}).get(k) == v for k, v in match.items()):
-                out.append(record)
-        return out
+        else:
+            found = [json.loads(p.read_text()) for p in sorted(self.folder.glob("*.json")) if p.name != SETTINGS]
+        return [r for r in found if all(r.get("key", {}).get(k) == v for k, v in match.items())]
 
     def check_settings(self, settings: dict[str, Any]) -> None:
         """Write ``settings.json`` on the first run; refuse a later run whose settings differ."""
+        if self.folder is None:
+            return
         path = self.folder / SETTINGS
         new = _plain(settings)
         if path.is_file():
@@ -123,6 +136,8 @@ class RecordStore:
             atomic_write_text(path, _dump(new))
 
     def settings(self) -> dict[str, Any]:
+        if self.folder is None:
+            return {}
         path = self.folder / SETTINGS
         return json.loads(path.read_text()) if path.is_file() else {}
 
@@ -138,3 +153,28 @@ def mean_std(values: Iterable[float], digits: int = 4) -> str:
 def finite_mean(values: Iterable[float]) -> float:
     v = [x for x in values if x is not None and math.isfinite(x)]
     return float(np.mean(v)) if v else math.nan
+
+
+def summary_rows(runs: list[dict], group_by: tuple[str, ...], metrics: tuple[str, ...]) -> list[dict]:
+    """Mean and std over seeds of ``metrics`` per group of ``group_by`` values, in first-seen order:
+    ``[{**group, "seeds": n, metric: (mean, std), ...}]``."""
+    groups: dict[tuple, list[dict]] = {}
+    for r in runs:
+        groups.setdefault(tuple(r[k] for k in group_by), []).append(r)
+    return [{**dict(zip(group_by, g)), "seeds": len(rows),
+             **{m: (float(np.mean([r[m] for r in rows])), float(np.std([r[m] for r in rows]))) for m in metrics}}
+            for g, rows in groups.items()]
+
+
+def summary_table(title: str, preamble: list[str], runs: list[dict], group_by: tuple[str, ...],
+                  metrics: tuple[str, ...], *, scale: float = 1.0, digits: int = 4) -> str:
+    """The one markdown layout of a study: a title, preamble paragraphs (data, budget, command),
+    then one row per group with ``mean ± std`` over seeds of each metric (times ``scale``)."""
+    lines = [f"### {title}", ""]
+    for paragraph in preamble:
+        lines += [paragraph, ""]
+    lines += ["| " + " | ".join([*group_by, *metrics, "seeds"]) + " |", "|" + "---|" * (len(group_by) + len(metrics) + 1)]
+    for row in summary_rows(runs, group_by, metrics):
+        cells = [f"{scale * row[m][0]:.{digits}f} ± {scale * row[m][1]:.{digits}f}" for m in metrics]
+        lines.append("| " + " | ".join([*(str(row[k]) for k in group_by), *cells, str(row["seeds"])]) + " |")
+    return "\n".join(lines) + "\n"
