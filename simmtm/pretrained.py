@@ -84,7 +84,7 @@ def ship(source: str | Path, name: str, *, data: str, command: str, budget: str,
     history = ckpt.get("metrics") or {}
     extra = {"data": data, "command": command, "budget": budget, "seed": int(seed), "wall_time": wall_time,
              "machine": f"{platform.machine()} {os.cpu_count()} cores", "source_epoch": ckpt.get("epoch"),
-             "source_metrics": {k: float(v) for k, v in history.items() if isinstance(v, (int, float))},
+             "source_metrics": {k: float(v) for k, v in history.items() if isinstance(v, (int, float)) and k != "epoch"},
              **{k: v for k, v in ckpt["extra"].items() if isinstance(v, (str, int, float, bool))}}
     folder = Path(folder) if folder is not None else checkpoints_dir()
     folder.mkdir(parents=True, exist_ok=True)
@@ -104,8 +104,8 @@ def write_card(path: str | Path, *, results: str = "", machine: str | None = Non
     cfg, extra = ckpt["config"], ckpt["extra"]
     n_weights = sum(t.numel() for t in ckpt["model"].values())
     enc = ", ".join(f"{k}={v}" for k, v in cfg["encoder"].items())
-    top = ", ".join(f"{k}={v}" for k, v in cfg.items() if k != "encoder")
-    metrics = ", ".join(f"{k} {v:.4f}" for k, v in extra.get("source_metrics", {}).items())
+    top = ", ".join(f"{k}={v}" for k, v in cfg.items() if k not in ("encoder", "epochs"))
+    metrics = ", ".join(f"{k} {v:.4f}" for k, v in extra.get("source_metrics", {}).items() if k != "epoch")
     lines = [f"# {path.stem}", "",
              f"SimMTM-pre-trained **{cfg['encoder']['kind']} encoder** (encoder weights only: {n_weights:,} weights, "
              f"{path.stat().st_size / 1e6:.2f} MB). Load it with `simmtm.load_pretrained(\"{path.stem}\")` or "
@@ -113,7 +113,7 @@ def write_card(path: str | Path, *, results: str = "", machine: str | None = Non
              f"- sha256: `{sha256(path)}`",
              f"- data: {extra.get('data', '?')}",
              f"- encoder: {enc}",
-             f"- pre-training config: {top}",
+             f"- pre-training config (the epochs run are in the budget): {top}",
              f"- budget: {extra.get('budget', '?')}; seed {extra.get('seed', '?')}; wall time {extra.get('wall_time', '?')}",
              f"- epoch kept (lowest validation loss): {ckpt.get('epoch')}" + (f"; its metrics: {metrics}" if metrics else ""),
              f"- command: `{extra.get('command', '?')}`",
