@@ -266,6 +266,17 @@ def test_benchmark_runner_writes_tables(tmp_path):
         assert name in text
     saved = json.loads(out.with_suffix(".json").read_text())
     assert set(saved["runs"][0]["random"]["type_auc"]) == set(ANOMALY_TYPES)
+    # one record per (seed, method) beside the table; a re-run reads them instead of training again
+    assert len(list((tmp_path / "anomaly").glob("seed=0,method=*.json"))) == 3
+    import simmtm.anomaly.experiment as experiment
+
+    experiment_run_method, experiment.run_method = experiment.run_method, None  # would fail if called
+    try:
+        again = run(cfg, ["sdmae", "mae", "simmtm-mae"], [0], length=32, sizes=(200, 80, 100), epochs=1,
+                    pretrain_epochs=1, device="cpu", out=out, command="test", log=None)
+    finally:
+        experiment.run_method = experiment_run_method
+    assert again == saved["runs"] and out.read_text() == text
 
 
 def test_windows_reject_nans():

@@ -51,3 +51,22 @@ def test_keys_and_summaries():
     with pytest.raises(TypeError, match="plain value"):
         key_name({"seed": [0]})
     assert mean_std([1.0, 3.0]) == "2.0000 ± 1.0000" and mean_std([]) == "-"
+
+
+def test_committed_anomaly_tables_regenerate_byte_equal_from_their_json():
+    from pathlib import Path
+
+    from simmtm.anomaly.experiment import results_markdown
+
+    results = Path(__file__).resolve().parents[1] / "results"
+    for name in ("anomaly_synthetic_1ch", "anomaly_synthetic_3ch"):
+        saved = json.loads((results / f"{name}.json").read_text())
+        md = results_markdown(saved["runs"], command=saved["command"], setting=saved["setting"], budget=saved["budget"])
+        assert md == (results / f"{name}.md").read_text()
+
+
+def test_in_memory_store_behaves_like_a_folder():
+    store = RecordStore(None)
+    store.check_settings({"a": 1})
+    assert store.run({"seed": 0}, lambda: {"x": (1, 2)}) == {"key": {"seed": 0}, "x": [1, 2]}
+    assert store.done({"seed": 0}) and store.records() == [{"key": {"seed": 0}, "x": [1, 2]}]

@@ -12,7 +12,6 @@ is scored once.
 """
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from simmtm.anomaly.data import AnomalyWindows, channel_stats
 from simmtm.anomaly.metrics import detection_report, point_adjust, precision_recall_f1, roc_auc
 from simmtm.anomaly.synthetic import ANOMALY_TYPES, make_anomaly_windows
 from simmtm.anomaly.training import AnomalyConfig, build_detector, score, train_detector
+from simmtm.experiments.records import RecordStore, _dump, atomic_write_text, run_folder, summary_rows, table_lines
 
 METHODS = ("sdmae", "mae", "simmtm-mae")
 SCORING = ("random", "last")
@@ -105,45 +105,37 @@ def _strip(result: dict) -> dict:
     return {k: ({kk: vv for kk, vv in v.items() if kk != "_scores"} if k in SCORING else v) for k, v in result.items()}
 
 
+def _flat(runs: list[dict], mode: str) -> list[dict]:
+    """One flat row per run under scoring ``mode``: method, seed, its metrics and ``auc_<type>``."""
+    return [{"method": r["method"], "seed": r["seed"],
+             **{k: v for k, v in r[mode].items() if isinstance(v, float)},
+             **{f"auc_{t}": v for t, v in r[mode]["type_auc"].items()}} for r in runs]
+
+
 def summarize(runs: list[dict], mode: str = "random") -> list[dict]:
     """Mean and std over seeds per method of the per-type and overall metrics under ``mode``."""
-    rows = []
-    for method in dict.fromkeys(r["method"] for r in runs):
-        group = [r[mode] for r in runs if r["method"] == method]
-        stats = {}
-        for key in [k for k in group[0] if isinstance(group[0][k], float)]:
-            vals = [g[key] for g in group if key in g]
-            stats[key] = (float(np.mean(vals)), float(np.std(vals)))
-        for t in group[0]["type_auc"]:
-            vals = [g["type_auc"][t] for g in group]
-            stats[f"auc_{t}"] = (float(np.mean(vals)), float(np.std(vals)))
-        rows.append({"method": method, "seeds": len(group), **stats})
-    return rows
+    flat = _flat(runs, mode)
+    keys = tuple(k for k in flat[0] if k not in ("method", "seed"))
+    return summary_rows(flat, ("method",), keys)
 
 
 def results_markdown(runs: list[dict], *, command: str, setting: str, budget: str) -> str:
     """The results tables (per-type window ROC-AUC, then overall metrics) for both scoring modes."""
-    pm = lambda m: f"{m[0]:.3f} ± {m[1]:.3f}"  # noqa: E731
     lines = ["### Anomaly detection on the synthetic benchmark", "", f"Setting: {setting}", "",
              f"Budget: {budget}", "", f"Command: `{command}`", ""]
     for mode, title in (("random", "random masks averaged (anomalies may lie anywhere in a window)"),
                         ("last", "the last steps masked (streaming use)")):
-        rows = summarize(runs, mode)
-        types = [k[4:] for k in rows[0] if k.startswith("auc_")]
+        flat = _flat(runs, mode)
+        types = tuple(k for k in flat[0] if k.startswith("auc_"))
         lines += [f"#### Scoring: {title}", "", "Window ROC-AUC per anomaly type (each type against all normal "
-                  "test windows), mean ± std over seeds:", "",
-                  "| method | " + " | ".join(types) + " | all | seeds |", "|---|" + "---|" * (len(types) + 2)]
-        for r in rows:
-            lines.append(f"| {r['method']} | " + " | ".join(pm(r[f'auc_{t}']) for t in types)
-                         + f" | {pm(r['window_roc_auc'])} | {r['seeds']} |")
-        keys = [("window_pr_auc", "window PR-AUC"), ("window_f1", "window F1 @ val threshold"),
-                ("window_best_f1_oracle", "window best F1 (oracle)"), ("point_roc_auc", "point ROC-AUC"),
-                ("point_f1", "point F1 @ val threshold"), ("point_adjusted_f1", "point-adjusted F1 (inflated)")]
-        keys = [(k, name) for k, name in keys if k in rows[0]]
-        lines += ["", "| method | " + " | ".join(name for _, name in keys) + " |", "|---|" + "---|" * len(keys)]
-        for r in rows:
-            lines.append(f"| {r['method']} | " + " | ".join(pm(r[k]) for k, _ in keys) + " |")
-        lines.append("")
+                  "test windows), mean ± std over seeds:", ""]
+        lines += table_lines(flat, ("method",), (*types, "window_roc_auc"), digits=3,
+                             names={**{t: t[4:] for t in types}, "window_roc_auc": "all"})
+        keys = {"window_pr_auc": "window PR-AUC", "window_f1": "window F1 @ val threshold",
+                "window_best_f1_oracle": "window best F1 (oracle)", "point_roc_auc": "point ROC-AUC",
+                "point_f1": "point F1 @ val threshold", "point_adjusted_f1": "point-adjusted F1 (inflated)"}
+        present = tuple(k for k in keys if k in flat[0])
+        lines += [""] + table_lines(flat, ("method",), present, digits=3, names=keys, seeds=False) + [""]
     return "\n".join(lines)
 
 
@@ -153,27 +145,33 @@ def run(cfg: AnomalyConfig, methods: list[str], seeds: list[int], *, n_channels:
         log=print) -> list[dict]:
     """Every method on every seed; writes ``out`` (markdown) and ``out.json`` when given."""
     epochs = epochs if epochs is not None else cfg.epochs
-    t0 = time.perf_counter()
+    store = RecordStore(run_folder(out) if out is not None else None)
+    store.check_settings({"config": cfg.to_dict(), "n_channels": n_channels, "length": length, "sizes": list(sizes),
+                          "epochs": epochs, "pretrain_epochs": pretrain_epochs})
     runs = []
     for seed in seeds:
-        splits = synthetic_splits(length, n_channels, seed=seed, sizes=sizes)
+        splits = None
         for method in methods:
-            _, result = run_method(method, cfg, splits, seed=seed, epochs=epochs, pretrain_epochs=pretrain_epochs,
-                                   device=device, progress=progress)
-            runs.append(_strip(result))
-            if log:
-                log(f"[anomaly] seed {seed} {method}: val ROC-AUC {result['val_roc_auc']:.3f} (epoch "
-                    f"{result['best_epoch']}), test ROC-AUC {result['random']['window_roc_auc']:.3f} random masks / "
-                    f"{result['last']['window_roc_auc']:.3f} last steps ({result['seconds']:.0f} s)")
+            key = {"seed": seed, "method": method}
+            if not store.done(key):
+                splits = splits or synthetic_splits(length, n_channels, seed=seed, sizes=sizes)
+                _, result = run_method(method, cfg, splits, seed=seed, epochs=epochs, pretrain_epochs=pretrain_epochs,
+                                       device=device, progress=progress)
+                store.put(key, _strip(result))
+                if log:
+                    log(f"[anomaly] seed {seed} {method}: val ROC-AUC {result['val_roc_auc']:.3f} (epoch "
+                        f"{result['best_epoch']}), test ROC-AUC {result['random']['window_roc_auc']:.3f} random masks / "
+                        f"{result['last']['window_roc_auc']:.3f} last steps ({result['seconds']:.0f} s)")
+            record = store.get(key)
+            runs.append({k: v for k, v in record.items() if k != "key"})
     if out is not None:
         out = Path(out)
-        out.parent.mkdir(parents=True, exist_ok=True)
         setting = (f"{n_channels}-channel windows of {length} steps; train/val/test = {sizes[0]}/{sizes[1]}/{sizes[2]} "
                    f"windows with 3%/25%/25% anomalous (types {', '.join(ANOMALY_TYPES)} in equal numbers); "
                    f"config {cfg.to_dict()}")
         budget = (f"{epochs} training epochs (best validation ROC-AUC kept), SimMTM pre-training {pretrain_epochs} "
-                  f"epochs for simmtm-mae, seeds {seeds}, {time.perf_counter() - t0:.0f} s in total on this machine")
-        out.with_suffix(".json").write_text(json.dumps({"command": command, "setting": setting, "budget": budget,
-                                                        "runs": runs}, indent=1, default=float))
-        out.write_text(results_markdown(runs, command=command, setting=setting, budget=budget))
+                  f"epochs for simmtm-mae, seeds {seeds}, {sum(r['seconds'] for r in runs):.0f} s in total on this machine")
+        atomic_write_text(out.with_suffix(".json"), _dump({"command": command, "setting": setting, "budget": budget,
+                                                           "runs": runs}))
+        atomic_write_text(out, results_markdown(runs, command=command, setting=setting, budget=budget))
     return runs

@@ -166,15 +166,25 @@ def summary_rows(runs: list[dict], group_by: tuple[str, ...], metrics: tuple[str
             for g, rows in groups.items()]
 
 
+def table_lines(runs: list[dict], group_by: tuple[str, ...], metrics: tuple[str, ...], *, scale: float = 1.0,
+                digits: int = 4, names: dict[str, str] | None = None, seeds: bool = True) -> list[str]:
+    """A markdown table: one row per group of ``group_by`` values with ``mean ± std`` over seeds
+    of each metric (times ``scale``); ``names`` renames column headers."""
+    names = names or {}
+    head = [*group_by, *(names.get(m, m) for m in metrics), *(["seeds"] if seeds else [])]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for row in summary_rows(runs, group_by, metrics):
+        cells = [f"{scale * row[m][0]:.{digits}f} ± {scale * row[m][1]:.{digits}f}" for m in metrics]
+        lines.append("| " + " | ".join([*(str(row[k]) for k in group_by), *cells, *([str(row["seeds"])] if seeds else [])])
+                     + " |")
+    return lines
+
+
 def summary_table(title: str, preamble: list[str], runs: list[dict], group_by: tuple[str, ...],
                   metrics: tuple[str, ...], *, scale: float = 1.0, digits: int = 4) -> str:
     """The one markdown layout of a study: a title, preamble paragraphs (data, budget, command),
-    then one row per group with ``mean ± std`` over seeds of each metric (times ``scale``)."""
+    then :func:`table_lines`."""
     lines = [f"### {title}", ""]
     for paragraph in preamble:
         lines += [paragraph, ""]
-    lines += ["| " + " | ".join([*group_by, *metrics, "seeds"]) + " |", "|" + "---|" * (len(group_by) + len(metrics) + 1)]
-    for row in summary_rows(runs, group_by, metrics):
-        cells = [f"{scale * row[m][0]:.{digits}f} ± {scale * row[m][1]:.{digits}f}" for m in metrics]
-        lines.append("| " + " | ".join([*(str(row[k]) for k in group_by), *cells, str(row["seeds"])]) + " |")
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + table_lines(runs, group_by, metrics, scale=scale, digits=digits)) + "\n"
