@@ -28,6 +28,14 @@ def _check_methods(methods: list[str]) -> None:
         raise ValueError(f"unknown methods {unknown}; choose from {ALL_METHODS}")
 
 
+def _run_units(store: RecordStore | None, seeds: list[int], methods: list[str], unit) -> list[dict]:
+    """The rows of every (seed, method) unit: read from ``store`` if it finished before, else
+    ``unit(seed, method)`` computed and recorded."""
+    store = store or RecordStore(None)
+    return [row for seed in seeds for method in methods
+            for row in store.run({"seed": seed, "method": method}, lambda s=seed, m=method: unit(s, m))["runs"]]
+
+
 def compare_classification(root: str | Path, cfg: SimMTMConfig, methods: list[str], seeds: list[int], *,
                            pretrain_epochs: int, finetune_epochs: int, lr: float = 1e-4, device: str = "auto",
                            log=print, store: RecordStore | None = None) -> tuple[list[dict], str]:
@@ -53,30 +61,26 @@ def compare_on_arrays(pre_x: np.ndarray, pre_val: np.ndarray | None, splits: dic
     from simmtm.classification import finetune, pretrain
 
     _check_methods(methods)
-    store = store or RecordStore(None)
-    runs = []
-    for seed in seeds:
-        for method in methods:
-            def unit(seed=seed, method=method) -> dict:
-                t0, encoder, pre_seconds = time.perf_counter(), None, 0.0
-                if method != "none":
-                    model, pre = pretrain(replace(cfg, method=method), pre_x, pre_val, device=device,
-                                          epochs=pretrain_epochs, seed=seed, progress=False, log=lambda *a: None)
-                    encoder, pre_seconds = model.encoder, pre["seconds"]
-                protocols = (("fine-tune", False), ("linear probe", True)) if encoder is not None else (("fine-tune", False),)
-                rows = []
-                for protocol, probe in protocols:
-                    r = finetune(cfg, splits, encoder=encoder, linear_probe=probe, lr=lr, epochs=finetune_epochs,
-                                 device=device, seed=seed)
-                    rows.append({"seed": seed, "method": method, "protocol": protocol, **r["test"],
-                                 "val_accuracy": r["val_accuracy"], "best_epoch": r["best_epoch"],
-                                 "pretrain_seconds": pre_seconds})
-                    log(f"{task} seed {seed} {method} {protocol}: acc {r['test']['accuracy']:.4f} "
-                        f"f1 {r['test']['f1']:.4f} (val acc {r['val_accuracy']:.3f}, pre-training {pre_seconds:.0f}s)")
-                return {"runs": rows, "seconds": time.perf_counter() - t0}
 
-            runs += store.run({"seed": seed, "method": method}, unit)["runs"]
-    return runs
+    def unit(seed: int, method: str) -> dict:
+        t0, encoder, pre_seconds = time.perf_counter(), None, 0.0
+        if method != "none":
+            model, pre = pretrain(replace(cfg, method=method), pre_x, pre_val, device=device,
+                                  epochs=pretrain_epochs, seed=seed, progress=False, log=lambda *a: None)
+            encoder, pre_seconds = model.encoder, pre["seconds"]
+        protocols = (("fine-tune", False), ("linear probe", True)) if encoder is not None else (("fine-tune", False),)
+        rows = []
+        for protocol, probe in protocols:
+            r = finetune(cfg, splits, encoder=encoder, linear_probe=probe, lr=lr, epochs=finetune_epochs,
+                         device=device, seed=seed)
+            rows.append({"seed": seed, "method": method, "protocol": protocol, **r["test"],
+                         "val_accuracy": r["val_accuracy"], "best_epoch": r["best_epoch"],
+                         "pretrain_seconds": pre_seconds})
+            log(f"{task} seed {seed} {method} {protocol}: acc {r['test']['accuracy']:.4f} "
+                f"f1 {r['test']['f1']:.4f} (val acc {r['val_accuracy']:.3f}, pre-training {pre_seconds:.0f}s)")
+        return {"runs": rows, "seconds": time.perf_counter() - t0}
+
+    return _run_units(store, seeds, methods, unit)
 
 
 def compare_forecasting(dataset: str, root: str | Path | None, cfg: SimMTMConfig, methods: list[str],
@@ -91,26 +95,23 @@ def compare_forecasting(dataset: str, root: str | Path | None, cfg: SimMTMConfig
     _check_methods(methods)
     data = load_forecasting(dataset, root, seq_len=cfg.seq_len)
     cfg = replace(cfg, n_channels=data.n_channels)
-    store = store or RecordStore(None)
-    runs = []
-    for seed in seeds:
-        for method in methods:
-            def unit(seed=seed, method=method) -> dict:
-                t0, encoder, pre_seconds = time.perf_counter(), None, 0.0
-                if method != "none":
-                    model, pre = pretrain(replace(cfg, method=method), data, device=device, epochs=pretrain_epochs,
-                                          max_windows=max_windows, seed=seed, progress=False, log=lambda *a: None)
-                    encoder, pre_seconds = copy.deepcopy(model.encoder), pre["seconds"]
-                r = finetune(cfg, data, horizon, encoder=encoder, device=device, lr=lr, batch_size=batch_size,
-                             epochs=finetune_epochs, max_windows=max_windows, seed=seed, progress=False,
-                             log=lambda *a: None)
-                log(f"{dataset} H={horizon} seed {seed} {method}: test MSE {r['test']['mse']:.4f} "
-                    f"MAE {r['test']['mae']:.4f} (pre-training {pre_seconds:.0f}s)")
-                return {"runs": [{"seed": seed, "method": method, "protocol": "fine-tune", **r["test"],
-                                  "best_epoch": r["best_epoch"], "pretrain_seconds": pre_seconds,
-                                  "finetune_seconds": r["seconds"]}], "seconds": time.perf_counter() - t0}
 
-            runs += store.run({"seed": seed, "method": method}, unit)["runs"]
+    def unit(seed: int, method: str) -> dict:
+        t0, encoder, pre_seconds = time.perf_counter(), None, 0.0
+        if method != "none":
+            model, pre = pretrain(replace(cfg, method=method), data, device=device, epochs=pretrain_epochs,
+                                  max_windows=max_windows, seed=seed, progress=False, log=lambda *a: None)
+            encoder, pre_seconds = copy.deepcopy(model.encoder), pre["seconds"]
+        r = finetune(cfg, data, horizon, encoder=encoder, device=device, lr=lr, batch_size=batch_size,
+                     epochs=finetune_epochs, max_windows=max_windows, seed=seed, progress=False,
+                     log=lambda *a: None)
+        log(f"{dataset} H={horizon} seed {seed} {method}: test MSE {r['test']['mse']:.4f} "
+            f"MAE {r['test']['mae']:.4f} (pre-training {pre_seconds:.0f}s)")
+        return {"runs": [{"seed": seed, "method": method, "protocol": "fine-tune", **r["test"],
+                          "best_epoch": r["best_epoch"], "pretrain_seconds": pre_seconds,
+                          "finetune_seconds": r["seconds"]}], "seconds": time.perf_counter() - t0}
+
+    runs = _run_units(store, seeds, methods, unit)
     desc = (f"{dataset} in-domain, H = {horizon}, {len(data.windows('train', seq_len=cfg.seq_len))} training windows"
             + (f" (an evenly spaced {max_windows} of them, and of the validation windows, are used; "
                f"the test split is whole)" if max_windows else ""))
