@@ -124,8 +124,9 @@ def summarize(runs: list[dict], keys: tuple[str, ...]) -> list[dict]:
 
 
 def plot_comparison(rows: list[dict], metric: str, title: str = ""):
-    """Bar chart of ``metric`` (mean ± std over seeds) per (method, protocol) from :func:`summarize`;
-    SimMTM in red, random init in grey. Returns the figure."""
+    """Bar chart of ``metric`` (mean ± std over seeds as error bars, the mean written on each bar)
+    per (method, protocol) from :func:`summarize`; SimMTM in red, random init in grey. The y-axis
+    starts at 0. Returns the figure."""
     import matplotlib.pyplot as plt
 
     scale = 100.0 if metric in ("accuracy", "precision", "recall", "f1", "auroc") else 1.0
@@ -135,9 +136,9 @@ def plot_comparison(rows: list[dict], metric: str, title: str = ""):
     colors = ["tab:red" if r["method"] == "simmtm" else "tab:gray" if r["method"] == "none" else "tab:blue" for r in rows]
     ax.bar(range(len(rows)), means, yerr=stds, capsize=3, color=colors)
     ax.set_xticks(range(len(rows)), [f"{r['method']}\n{r['protocol']}" for r in rows], fontsize=7)
-    lo, hi = min(m - s for m, s in zip(means, stds)), max(m + s for m, s in zip(means, stds))
-    pad = 0.15 * (hi - lo) + 1e-9
-    ax.set_ylim(lo - pad, hi + pad)
+    ax.set_ylim(0, 1.08 * max(m + s for m, s in zip(means, stds)))  # from 0: seed noise must not read as a ranking
+    for i, (m, s) in enumerate(zip(means, stds)):
+        ax.text(i, m + s, f"{m:.2f}" if scale == 100 else f"{m:.3f}", ha="center", va="bottom", fontsize=6)
     ax.set_ylabel(f"test {metric}" + (" (%)" if scale == 100 else " (lower is better)"))
     ax.set_title(f"{title}: mean ± std over {rows[0]['seeds']} seed(s)", fontsize=9)
     fig.tight_layout()

@@ -120,8 +120,14 @@ def _pretrained_encoder(store: RecordStore, cfg: SimMTMConfig, data: Forecasting
         _, result = pretrain(cfg, data, device=device, epochs=budget.pretrain_epochs, seed=seed,
                              max_windows=budget.pretrain_windows, checkpoint=checkpoint, resume=True,
                              progress=progress, log=log)
+        digest = weights_digest(checkpoint)
+        remade = {}
+        if record is not None and record["weights_sha256"] != digest:  # e.g. the checkpoint was lost, remade elsewhere
+            log(f"[study] warning: pre-training seed {seed} was made again and its weights differ from the first "
+                f"one's; fine-tuning units of seed {seed} finished before used the first")
+            remade = {"previous_weights_sha256": [*record.get("previous_weights_sha256", []), record["weights_sha256"]]}
         store.put(key, {"dataset": data.name, "history": result["history"], "best_epoch": result["best_epoch"],
-                        "checkpoint": str(checkpoint), "weights_sha256": weights_digest(checkpoint),
+                        "checkpoint": str(checkpoint), "weights_sha256": digest, **remade,
                         "seconds": time.perf_counter() - t0, "command": command})
     encoder, _ = load_pretrained_encoder(checkpoint)
     return encoder
