@@ -30,7 +30,7 @@ from simmtm.config import SimMTMConfig
 from simmtm.distributed import data_parallel, rank, rank_seed, setup, shard, train_sampler, world_size
 from simmtm.engine import (evaluate_pretrain, fit, grad_scaler, make_loader, make_optimizer, maybe_compile,
                            pretrain_one_epoch)
-from simmtm.resume import ResumeState, load_resume_state, resume_path  # noqa: F401  (public here too)
+from simmtm.resume import ResumeState
 
 
 def run_pretraining(cfg: SimMTMConfig, train: Dataset, val: Dataset | None = None, *, device: str = "auto",

@@ -13,7 +13,7 @@ import torch
 
 from simmtm import get_preset
 from simmtm.classification import pretrain
-from simmtm.pretraining import load_resume_state, resume_path
+from simmtm.resume import load_resume_state, resume_path
 
 CFG = get_preset("tiny", batch_size=8)  # transformer with dropout: exercises every random state
 QUIET = dict(device="cpu", progress=False, log=lambda *_: None)

@@ -14,7 +14,7 @@ from simmtm.config import get_preset
 from simmtm.data import synthetic_multivariate
 from simmtm.data.classification import load_tfc_split
 from simmtm.data.memmap import convert_tfc
-from simmtm.pretraining import load_resume_state
+from simmtm.resume import load_resume_state
 from simmtm.serialization import UnsafeFileError
 
 from conftest import shared_file

@@ -22,7 +22,7 @@ from simmtm.anomaly.data import AnomalyWindows, channel_stats
 from simmtm.anomaly.metrics import detection_report, point_adjust, precision_recall_f1, roc_auc
 from simmtm.anomaly.synthetic import ANOMALY_TYPES, make_anomaly_windows
 from simmtm.anomaly.training import AnomalyConfig, build_detector, score, train_detector
-from simmtm.experiments.records import RecordStore, _dump, atomic_write_text, run_folder, summary_rows, table_lines
+from simmtm.experiments.records import RecordStore, dump_json, atomic_write_text, run_folder, summary_rows, table_lines
 
 METHODS = ("sdmae", "mae", "simmtm-mae")
 SCORING = ("random", "last")
@@ -171,7 +171,7 @@ def run(cfg: AnomalyConfig, methods: list[str], seeds: list[int], *, n_channels:
                    f"config {cfg.to_dict()}")
         budget = (f"{epochs} training epochs (best validation ROC-AUC kept), SimMTM pre-training {pretrain_epochs} "
                   f"epochs for simmtm-mae, seeds {seeds}, {sum(r['seconds'] for r in runs):.0f} s in total on this machine")
-        atomic_write_text(out.with_suffix(".json"), _dump({"command": command, "setting": setting, "budget": budget,
+        atomic_write_text(out.with_suffix(".json"), dump_json({"command": command, "setting": setting, "budget": budget,
                                                            "runs": runs}))
         atomic_write_text(out, results_markdown(runs, command=command, setting=setting, budget=budget))
     return runs

@@ -26,7 +26,7 @@ import torch
 from simmtm.config import SimMTMConfig, TransformerConfig
 from simmtm.data.forecasting import ForecastingData
 from simmtm.experiments.paper import paper_numbers
-from simmtm.experiments.records import RecordStore, _dump, atomic_write_text, mean_std, run_folder
+from simmtm.experiments.records import RecordStore, dump_json, atomic_write_text, mean_std, run_folder
 
 INITS = ("SimMTM", "random init")
 TIMING = ("seconds",)  # record fields that differ between an unbroken and a resumed study
@@ -200,7 +200,7 @@ def write_tables(out: str | Path, store: RecordStore) -> None:
     """``out`` (markdown) and ``out.json`` (settings + every record) from ``store``."""
     out = Path(out)
     records = store.records()
-    atomic_write_text(out.with_suffix(".json"), _dump({"settings": store.settings(), "records": records}))
+    atomic_write_text(out.with_suffix(".json"), dump_json({"settings": store.settings(), "records": records}))
     atomic_write_text(out, render_table(store.settings(), records))
 
 
@@ -369,5 +369,5 @@ def sweep(base_cfg: SimMTMConfig, data: ForecastingData, variants: dict[str, dic
         lines.append(f"| {rank} | {r['variant']} | {ov} | {r['val_mse']:.4f} | {r['best_epoch']} | {pv} | "
                      f"{r['seconds'] / 60:.1f} |")
     atomic_write_text(out, "\n".join(lines) + "\n")
-    atomic_write_text(out.with_suffix(".json"), _dump({"command": command, "rows": rows}))
+    atomic_write_text(out.with_suffix(".json"), dump_json({"command": command, "rows": rows}))
     return rows

@@ -31,7 +31,7 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"a record holds plain values only, got {type(value).__name__}")
 
 
-def _dump(payload: Any) -> str:
+def dump_json(payload: Any) -> str:
     return json.dumps(payload, indent=1, default=_json_default, sort_keys=False) + "\n"
 
 
@@ -102,7 +102,7 @@ class RecordStore:
         if self.folder is None:
             self._memory[key_name(key)] = record
         else:
-            atomic_write_text(self.path(key), _dump(record))
+            atomic_write_text(self.path(key), dump_json(record))
         return record
 
     def run(self, key: dict[str, Any], compute: Callable[[], dict[str, Any]]) -> dict[str, Any]:
@@ -133,7 +133,7 @@ class RecordStore:
                 raise ValueError(f"{self.folder} holds records made with other settings ({', '.join(diff)} differ); "
                                  "use another output path or delete that folder")
         else:
-            atomic_write_text(path, _dump(new))
+            atomic_write_text(path, dump_json(new))
 
     def settings(self) -> dict[str, Any]:
         if self.folder is None:
