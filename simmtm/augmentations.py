@@ -180,6 +180,25 @@ class RandomAugment:
         return f"RandomAugment({names}, p={self.p})"
 
 
-__all__ = ["AUGMENTATIONS", "RandomAugment", "blockout", "channel_noise", "crop_resize", "jitter",
+class MaskAugment:
+    """SimMTM's masking as a contrastive augmentation: each call hides ``ratio`` of the time
+    points of every series and channel in geometric spans (mean ``mean_span``), setting them to 0,
+    as SimMTM's masked views do. ``MaskAugment(0.5)(x, generator=g)`` -> ``[B, L, C]``."""
+
+    def __init__(self, ratio: float = 0.5, mean_span: float = 3.0):
+        if not 0 < ratio < 1:
+            raise ValueError(f"ratio must be in (0, 1), got {ratio}")
+        self.ratio, self.mean_span = ratio, mean_span
+
+    def __call__(self, x: torch.Tensor, *, generator: torch.Generator | None = None) -> torch.Tensor:
+        from simmtm.masking import make_masks
+
+        return x * make_masks(x, 1, self.ratio, self.mean_span, generator=generator).to(x.dtype)  # [B, L, C]
+
+    def __repr__(self) -> str:
+        return f"MaskAugment(ratio={self.ratio}, mean_span={self.mean_span})"
+
+
+__all__ = ["AUGMENTATIONS", "MaskAugment", "RandomAugment", "blockout", "channel_noise", "crop_resize", "jitter",
            "magnitude_warp", "random_smoothing", "resample", "scaling", "sign_flip", "smooth_curves",
            "time_flip", "time_warp"]

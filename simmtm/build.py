@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import torch.nn as nn
 
+from simmtm.augmentations import MaskAugment
 from simmtm.config import CNNConfig, ResNetConfig, SimMTMConfig, TransformerConfig
 from simmtm.encoders import ChannelIndependentTransformer, ResNet1D, TFCEncoder, output_shape
 from simmtm.heads import ClassificationHead, FlattenHead, FlattenProjector, PointwiseDecoder, PooledProjector
@@ -86,15 +87,16 @@ def build_pretrainer(cfg: SimMTMConfig) -> nn.Module:
     encoder = build_encoder(cfg)
     K, T, D, out_ch = _rows(encoder, cfg)
     n_channels = _expected_channels(encoder, cfg)
-    if cfg.method in ("simclr", "vicreg", "barlow"):
-        return TwoViewObjective(encoder, _projector(cfg, T, D), cfg.method, temperature=cfg.temperature,
-                                seq_len=cfg.seq_len, n_channels=n_channels)
+    if cfg.method in ("simclr", "simclr-mask", "vicreg", "barlow"):
+        augment = MaskAugment(cfg.mask_ratio, cfg.mean_span) if cfg.method == "simclr-mask" else None
+        return TwoViewObjective(encoder, _projector(cfg, T, D), cfg.method.removesuffix("-mask"), augment=augment,
+                                temperature=cfg.temperature, seq_len=cfg.seq_len, n_channels=n_channels)
     if cfg.method == "masked":
         return MaskedReconstruction(encoder, _decoder(cfg, T, D, out_ch), mask_ratio=cfg.mask_ratio,
                                     mean_span=cfg.mean_span, mask_kind=cfg.mask_kind,
                                     norm=InstanceNorm() if cfg.instance_norm else None,
                                     seq_len=cfg.seq_len, n_channels=n_channels)
-    raise ValueError(f"unknown method {cfg.method!r}; choose from {METHODS}")
+    raise ValueError(f"unknown method {cfg.method!r}; choose from {(*METHODS, 'simclr-mask')}")
 
 
 def build_forecaster(cfg: SimMTMConfig, horizon: int, encoder: nn.Module | None = None,

@@ -167,6 +167,20 @@ def _stratified_holdout(y: np.ndarray, fraction: float, seed: int) -> tuple[np.n
     return np.setdiff1d(np.arange(len(y)), held), np.sort(held)
 
 
+def label_fractions(y: np.ndarray, fractions: list[float], seed: int = 0) -> dict[float, np.ndarray]:
+    """Nested, stratified subsets of the labelled windows ``y`` for limited-label fine-tuning:
+    ``{fraction: sorted indices}``. Each class is shuffled once and every fraction takes the first
+    ``max(1, round(fraction * n_class))`` of it, so each subset keeps the class shares (and at
+    least one window per class) and a smaller fraction's subset lies inside every larger one's."""
+    y = np.asarray(y)
+    if not fractions or min(fractions) <= 0 or max(fractions) > 1:
+        raise ValueError(f"fractions must lie in (0, 1], got {fractions}")
+    rng = np.random.default_rng(seed)
+    orders = {c: rng.permutation(np.flatnonzero(y == c)) for c in np.unique(y)}
+    return {f: np.sort(np.concatenate([o[:max(1, int(round(f * len(o))))] for o in orders.values()]))
+            for f in fractions}
+
+
 def standardize(reference: np.ndarray, *arrays: np.ndarray) -> tuple[np.ndarray, ...]:
     """Scale ``arrays`` ``[N, L, C]`` with the per-channel mean and std of ``reference``."""
     mean = reference.mean(axis=(0, 1), keepdims=True)

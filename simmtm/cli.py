@@ -1,8 +1,9 @@
 """Command line: ``python -m simmtm <command>`` (demo, presets, download, pretrain, finetune, study,
-sweep, classify, compare, anomaly, convert, checkpoints, ship)."""
+sweep, classify, compare, anomaly, convert, ablate, checkpoints, ship)."""
 from __future__ import annotations
 
 import argparse
+import ast
 import copy
 import os
 import shlex
@@ -130,9 +131,15 @@ def _budget(args):
     return replace(BUDGETS[args.budget], **overrides)
 
 
-def _parse_variant(text: str) -> tuple[str, dict]:
-    import ast
+def _literal(text: str):
+    """A number, tuple, ... written on the command line, else the text itself."""
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
 
+
+def _parse_variant(text: str) -> tuple[str, dict]:
     name, _, body = text.partition(":")
     if not name:
         raise ValueError(f"a variant needs a name: NAME:KEY=VALUE,..., got {text!r}")
@@ -141,10 +148,7 @@ def _parse_variant(text: str) -> tuple[str, dict]:
         key, eq, value = item.partition("=")
         if not eq:
             raise ValueError(f"variant {name!r}: expected KEY=VALUE, got {item!r}")
-        try:
-            overrides[key.strip()] = ast.literal_eval(value.strip())
-        except (ValueError, SyntaxError):
-            overrides[key.strip()] = value.strip()
+        overrides[key.strip()] = _literal(value.strip())
     return name, overrides
 
 
@@ -409,6 +413,38 @@ def _convert(args):
     print(f"{folder}: {read_meta(folder)}")
 
 
+def _ablate_args(p):
+    p.add_argument("--task", required=True, help="epilepsy, sleepeeg-epilepsy, or a forecasting dataset (ETTh1, ...)")
+    p.add_argument("--analysis", required=True, choices=["mask-ratio", "views", "labels", "ablation"])
+    p.add_argument("--values", nargs="+", default=None, help="the swept values (default: the paper's)")
+    p.add_argument("--preset", default=None, help="default: Epilepsy (classification) or <task>-cpu (forecasting)")
+    p.add_argument("--root", default="data")
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--pretrain-epochs", type=_positive, default=10)
+    p.add_argument("--finetune-epochs", type=_positive, default=None, help="default 100 (classification), 10 (forecasting)")
+    p.add_argument("--lr", type=_positive_float, default=None, help="fine-tuning lr (default 1e-4; forecasting 5e-4)")
+    p.add_argument("--horizon", type=_positive, default=96)
+    p.add_argument("--pretrain-windows", type=_positive, default=8192, help="forecasting: evenly spaced windows")
+    p.add_argument("--finetune-windows", type=_positive, default=8192, help="forecasting: evenly spaced windows")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--out", default=None, help="default results/ablation_<task>_<analysis>.md")
+
+
+def _ablate(args):
+    from simmtm.config import get_preset
+    from simmtm.experiments.analyses import CLASSIFICATION_TASKS, analyse
+
+    classification = args.task in CLASSIFICATION_TASKS
+    cfg = get_preset(args.preset or ("Epilepsy" if classification else f"{args.task}-cpu"))
+    values = None if args.values is None else [_literal(v) for v in args.values]
+    analyse(args.task, args.analysis, cfg, args.seeds, root=args.root, values=values,
+            out=_writable(args.out or f"results/ablation_{args.task}_{args.analysis}.md"),
+            pretrain_epochs=args.pretrain_epochs, finetune_epochs=args.finetune_epochs or (100 if classification else 10),
+            lr=args.lr or (1e-4 if classification else 5e-4), horizon=args.horizon,
+            pretrain_windows=args.pretrain_windows, finetune_windows=args.finetune_windows, device=args.device,
+            command=_command_line(args))
+
+
 def _checkpoints_args(p):
     pass
 
@@ -457,6 +493,7 @@ COMMANDS = {  # name: (help, arguments, action)
     "compare": ("every pre-training method on the same encoder, data, budget and seeds", _compare_args, _compare),
     "anomaly": ("anomaly benchmark: self-distilled MAE vs reconstruction baselines (synthetic)", _anomaly_args, _anomaly),
     "convert": ("convert a CSV series or a TF-C .pt split to a memory-mapped corpus folder", _convert_args, _convert),
+    "ablate": ("the paper's analyses: masking ratio, views, limited labels, ablations", _ablate_args, _ablate),
     "checkpoints": ("list the shipped pre-trained encoders", _checkpoints_args, _checkpoints),
     "ship": ("write a pre-training checkpoint's encoder and its model card into checkpoints/", _ship_args, _ship),
 }

@@ -56,8 +56,9 @@ class SimMTMConfig:
 
     method: the pre-training objective -- ``simmtm`` or a baseline on the same encoder and
     projector (``simclr``, ``vicreg``, ``barlow``: two augmented views; ``masked``: masked
-    reconstruction without aggregation); see :mod:`simmtm.objectives`. ``temperature`` serves
-    SimMTM and SimCLR.
+    reconstruction without aggregation; ``simclr-mask``: SimCLR whose two views are SimMTM's masks
+    at ``mask_ratio``, for the masking-ratio analysis); see :mod:`simmtm.objectives`.
+    ``temperature`` serves SimMTM and SimCLR.
     projector: ``flatten`` (official, ``[T*D] -> T*D/2 -> P``) or ``pooled`` (mean over time).
     decoder: ``flatten`` (official, forecasting and classification: each row's ``[T*D]`` ->
     ``L`` steps, the official ``Flatten_Head``) or ``pointwise`` (ours, not the paper's: one
@@ -69,7 +70,7 @@ class SimMTMConfig:
     seq_len: int
     n_channels: int
     encoder: EncoderConfig = field(default_factory=TransformerConfig)
-    method: Literal["simmtm", "simclr", "vicreg", "barlow", "masked"] = "simmtm"
+    method: Literal["simmtm", "simclr", "simclr-mask", "vicreg", "barlow", "masked"] = "simmtm"
     projector: Literal["flatten", "pooled"] = "flatten"
     proj_dim: int = 128
     proj_hidden: int | None = None

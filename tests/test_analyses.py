@@ -1,0 +1,110 @@
+"""The analyses: each ablation switch changes exactly what it names; the sweep runner skips
+finished records; limited-label subsets are stratified and nested."""
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from simmtm.build import build_pretrainer, build_simmtm
+from simmtm.classification import label_fractions
+from simmtm.config import get_preset
+from simmtm.data import synthetic_multivariate
+from simmtm.experiments.analyses import ABLATIONS, analyse, plot_analysis, variants
+from simmtm.losses import reconstruction_loss
+from simmtm.masking import mask_views
+
+CFG = get_preset("tiny", seq_len=32, n_channels=2)
+
+
+def _no_dropout(cfg):
+    from dataclasses import replace
+
+    return replace(cfg, encoder=replace(cfg.encoder, dropout=0.0))
+
+
+def test_no_constraint_leaves_only_the_reconstruction_gradient():
+    from dataclasses import replace
+
+    cfg = _no_dropout(replace(CFG, **ABLATIONS["no-constraint"]))
+    torch.manual_seed(0)
+    model = build_simmtm(cfg)
+    x = torch.randn(4, 32, 2)
+    _, mask = mask_views(x, cfg.n_views, generator=torch.Generator().manual_seed(0))
+    out = model(x, mask=mask)
+    params = [p for p in model.parameters() if p.requires_grad]
+    total = torch.autograd.grad(out.loss, params, allow_unused=True)
+    out = model(x, mask=mask)
+    rec = torch.autograd.grad(reconstruction_loss(out.reconstruction, x), params, allow_unused=True)
+    for a, b in zip(total, rec):
+        if a is None or b is None:
+            assert a is None and b is None or (a if a is not None else b).abs().max() == 0
+        else:
+            assert torch.allclose(a, b, atol=1e-7)
+    assert out.loss_con > 0  # it is still computed (and logged), it just weighs nothing
+
+
+def test_no_aggregation_rebuilds_each_series_from_itself():
+    from dataclasses import replace
+
+    cfg = _no_dropout(replace(CFG, **ABLATIONS["no-aggregation"]))
+    model = build_pretrainer(cfg).eval()
+    x = torch.randn(3, 32, 2)
+    g = lambda: torch.Generator().manual_seed(0)  # noqa: E731
+    captured = []
+    hook = model.decoder.register_forward_hook(lambda m, i, o: captured.append(o.detach()))
+    model(x, generator=g())
+    y = x.clone()
+    y[1:] = torch.randn(2, 32, 2)  # other series change
+    model(y, generator=g())
+    hook.remove()
+    assert torch.allclose(captured[0][0], captured[1][0], atol=1e-6)  # series 0's reconstruction did not move
+    assert not torch.allclose(captured[0][1], captured[1][1])
+
+
+def test_simclr_with_masked_views_masks_at_the_ratio():
+    from dataclasses import replace
+
+    model = build_pretrainer(replace(CFG, method="simclr-mask", mask_ratio=0.25))
+    x = torch.randn(64, 32, 2) + 5  # no value is 0 unless masked
+    view = model.augment(x, generator=torch.Generator().manual_seed(0))
+    assert abs((view == 0).float().mean().item() - 0.25) < 0.03
+    assert torch.equal(view[view != 0], x[view != 0])
+
+
+def test_label_fractions_are_stratified_and_nested():
+    y = np.array([0] * 300 + [1] * 100)
+    subsets = label_fractions(y, [0.01, 0.05, 0.1, 0.25, 1.0], seed=3)
+    sizes = {f: (np.sum(y[i] == 0), np.sum(y[i] == 1)) for f, i in subsets.items()}
+    assert sizes == {0.01: (3, 1), 0.05: (15, 5), 0.1: (30, 10), 0.25: (75, 25), 1.0: (300, 100)}
+    fractions = sorted(subsets)
+    for small, large in zip(fractions, fractions[1:]):
+        assert set(subsets[small]) <= set(subsets[large])
+    assert np.array_equal(subsets[1.0], np.arange(400))
+    with pytest.raises(ValueError, match="fractions"):
+        label_fractions(y, [0.0])
+
+
+def test_variants_name_what_they_change():
+    assert variants("mask-ratio", 0.75)["masked reconstruction"] == {"method": "masked", "mask_ratio": 0.75}
+    assert variants("labels", 0.1) == {"SimMTM": {}, "random init": None}
+    with pytest.raises(ValueError, match="unknown analysis"):
+        variants("nope", 1)
+
+
+def test_runner_skips_finished_records(tmp_path, monkeypatch):
+    import simmtm.forecasting as forecasting
+
+    values = synthetic_multivariate(600, 2, periods=(12.0, 48.0), seed=0)
+    frame = pd.DataFrame(values, columns=["a", "b"])
+    frame.insert(0, "date", pd.date_range("2021-01-01", periods=600, freq="h").astype(str))
+    frame.to_csv(tmp_path / "d.csv", index=False)
+    kw = dict(root=None, out=tmp_path / "a.md", pretrain_epochs=1, finetune_epochs=1, lr=1e-3, horizon=8,
+              pretrain_windows=32, finetune_windows=32, device="cpu", log=lambda *a: None)
+    first = analyse(str(tmp_path / "d.csv"), "views", CFG, [0], values=[1, 2], **kw)
+    assert [(r["key"]["value"], r["key"]["variant"]) for r in first] == [(1, "SimMTM"), (2, "SimMTM")]
+    table = (tmp_path / "a.md").read_text()
+    assert "| 1 | SimMTM |" in table and "| 2 | SimMTM |" in table
+    monkeypatch.setattr(forecasting, "pretrain", lambda *a, **k: pytest.fail("a finished unit ran again"))
+    assert analyse(str(tmp_path / "d.csv"), "views", CFG, [0], values=[1, 2], **kw) == first
+    fig = plot_analysis(first, "mse", title="views", xlabel="M")
+    assert fig.axes[0].get_ylim()[0] == 0
