@@ -13,6 +13,7 @@ from simmtm.pretrained import checkpoints_dir, load_pretrained, sha256, ship, sh
 # Embeddings of a fixed seeded input by every shipped file: (sum, sum of squares, max) of all values.
 EXPECTED: dict[str, tuple[float, float, float]] = {
     "sleepeeg-cnn": (1304.6583, 1737.8502, 3.3999),
+    "sleepeeg-resnet": (3125.6064, 5971.9868, 9.6463),
 }
 
 
