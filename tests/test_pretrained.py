@@ -15,6 +15,7 @@ EXPECTED: dict[str, tuple[float, float, float]] = {
     "sleepeeg-cnn": (1304.6583, 1737.8502, 3.3999),
     "sleepeeg-resnet": (3125.6064, 5971.9868, 9.6463),
     "ettm1-cpu": (-0.1913, 674.8502, 4.1682),
+    "weather-cpu": (-161.9823, 4296.1885, 8.8875),
 }
 
 
