@@ -94,8 +94,10 @@ def plot_horizons(frame, *, metric: str = "mse", title: str = ""):
     fig, ax = plt.subplots(figsize=(6.5, 3.8))
     horizons = sorted(frame["horizon"].unique())
     for init, rows in frame.groupby("init", sort=False):
-        rows = rows.set_index("horizon").loc[horizons]
-        ax.errorbar(horizons, rows[f"{metric}_mean"], yerr=rows[f"{metric}_std"], marker="o", capsize=4, label=init)
+        rows = rows.sort_values("horizon")  # an init may not have every horizon yet (a study in progress)
+        ax.errorbar(rows["horizon"], rows[f"{metric}_mean"], yerr=rows[f"{metric}_std"], marker="o", capsize=4,
+                    label=f"{init} ({rows['seeds'].min()}-{rows['seeds'].max()} seeds)"
+                    if rows["seeds"].nunique() > 1 else f"{init} ({rows['seeds'].iloc[0]} seed(s))")
     paper = frame.drop_duplicates("horizon").set_index("horizon").loc[horizons, f"paper_{metric}"]
     if paper.notna().any():
         ax.plot(horizons, paper, "kx", ms=9, mew=2, ls="none", label="paper SimMTM")
