@@ -46,7 +46,7 @@ def shipped() -> dict[str, Path]:
 def resolve(name_or_path: str | Path) -> Path:
     """The file of a shipped encoder's name, or ``name_or_path`` itself when it is a file."""
     path = Path(name_or_path)
-    if path.is_file() or path.suffix == ".pt" or len(path.parts) > 1:
+    if path.exists() or path.suffix == ".pt" or len(path.parts) > 1:
         return path  # a path: its own errors (missing, corrupt) come from the loader
     names = shipped()
     if str(name_or_path) not in names:

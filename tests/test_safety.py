@@ -80,7 +80,7 @@ def test_real_tfc_files_load_safely():
 def test_format_version_and_kind_are_checked(tmp_path):
     cfg = get_preset("tiny", seq_len=32, n_channels=2)
     save_checkpoint(tmp_path / "f.pt", build_forecaster(cfg, 8), cfg, kind="forecaster")
-    with pytest.raises(ValueError, match="holds a 'forecaster' model; this needs a 'simmtm' checkpoint"):
+    with pytest.raises(ValueError, match="holds a 'forecaster' model; this needs a 'simmtm' or 'encoder' checkpoint"):
         load_pretrained_encoder(tmp_path / "f.pt")
     blob = torch.load(tmp_path / "f.pt", weights_only=True)
     torch.save({**blob, "format_version": FORMAT_VERSION + 1}, tmp_path / "v.pt")
