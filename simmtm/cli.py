@@ -424,7 +424,8 @@ def _ablate_args(p):
     p.add_argument("--finetune-epochs", type=_positive, default=None, help="default 100 (classification), 10 (forecasting)")
     p.add_argument("--lr", type=_positive_float, default=None, help="fine-tuning lr (default 1e-4; forecasting 5e-4)")
     p.add_argument("--horizon", type=_positive, default=96)
-    p.add_argument("--pretrain-windows", type=_positive, default=8192, help="forecasting: evenly spaced windows")
+    p.add_argument("--pretrain-windows", type=_positive, default=None,
+                   help="evenly spaced pre-training windows (default: all for classification, 8192 for forecasting)")
     p.add_argument("--finetune-windows", type=_positive, default=8192, help="forecasting: evenly spaced windows")
     p.add_argument("--device", default="auto")
     p.add_argument("--out", default=None, help="default results/ablation_<task>_<analysis>.md")
@@ -441,8 +442,8 @@ def _ablate(args):
             out=_writable(args.out or f"results/ablation_{args.task}_{args.analysis}.md"),
             pretrain_epochs=args.pretrain_epochs, finetune_epochs=args.finetune_epochs or (100 if classification else 10),
             lr=args.lr or (1e-4 if classification else 5e-4), horizon=args.horizon,
-            pretrain_windows=args.pretrain_windows, finetune_windows=args.finetune_windows, device=args.device,
-            command=_command_line(args))
+            pretrain_windows=args.pretrain_windows or (None if classification else 8192),
+            finetune_windows=args.finetune_windows, device=args.device, command=_command_line(args))
 
 
 def _checkpoints_args(p):

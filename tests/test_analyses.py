@@ -108,3 +108,22 @@ def test_runner_skips_finished_records(tmp_path, monkeypatch):
     assert analyse(str(tmp_path / "d.csv"), "views", CFG, [0], values=[1, 2], **kw) == first
     fig = plot_analysis(first, "mse", title="views", xlabel="M")
     assert fig.axes[0].get_ylim()[0] == 0
+
+
+def test_ablate_command_writes_the_table_and_its_records(tmp_path):
+    from simmtm.cli import main
+
+    values = synthetic_multivariate(900, 3, periods=(12.0, 48.0), seed=0)
+    frame = pd.DataFrame(values, columns=["a", "b", "c"])
+    frame.insert(0, "date", pd.date_range("2021-01-01", periods=900, freq="h").astype(str))
+    frame.to_csv(tmp_path / "d.csv", index=False)
+    out = tmp_path / "abl.md"
+    argv = ["ablate", "--task", str(tmp_path / "d.csv"), "--analysis", "ablation", "--values", "full", "no-constraint",
+            "--preset", "tiny", "--seeds", "0", "--pretrain-epochs", "1", "--finetune-epochs", "1", "--horizon", "8",
+            "--pretrain-windows", "32", "--finetune-windows", "32", "--device", "cpu", "--out", str(out)]
+    assert main(argv) == 0
+    table = out.read_text()
+    assert "| full | full |" in table and "| no-constraint | no-constraint |" in table
+    assert "Pre-training windows: 32" in table and "Command: `python -m simmtm ablate" in table
+    records = __import__("json").loads(out.with_suffix(".json").read_text())["records"]
+    assert [r["overrides"] for r in records] == [{}, {"loss_weighting": 0.0}]

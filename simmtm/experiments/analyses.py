@@ -121,13 +121,14 @@ def analyse(task: str, analysis: str, cfg: SimMTMConfig, seeds: list[int], *, ro
     out = Path(out)
     store = RecordStore(run_folder(out))
     store.check_settings({"task": task, "analysis": analysis, "config": cfg.to_dict(), "pretrain_epochs": pretrain_epochs,
-                          "finetune_epochs": finetune_epochs, "lr": lr,
-                          **({} if classification else {"horizon": horizon, "pretrain_windows": pretrain_windows,
-                                                        "finetune_windows": finetune_windows})})
+                          "finetune_epochs": finetune_epochs, "lr": lr, "pretrain_windows": pretrain_windows,
+                          **({} if classification else {"horizon": horizon, "finetune_windows": finetune_windows})})
     if classification:
         from simmtm.classification import benchmark_data
 
         pre_x, pre_val, splits, _ = benchmark_data(task, root)
+        if pretrain_windows and pretrain_windows < len(pre_x):  # evenly spaced, as for forecasting
+            pre_x = pre_x[np.linspace(0, len(pre_x) - 1, pretrain_windows).round().astype(int)]
         run_unit = lambda *a: _classification_unit((pre_x, pre_val, splits), cfg, *a, pretrain_epochs=pretrain_epochs,  # noqa: E731
                                                    finetune_epochs=finetune_epochs, lr=lr, device=device, cache=cache)
     else:
@@ -176,6 +177,12 @@ def analysis_markdown(settings: dict, records: list[dict]) -> str:
     lines = [f"### {settings['analysis']} on {settings['task']}", "",
              f"Budget: {settings['pretrain_epochs']} pre-training epochs, {settings['finetune_epochs']} fine-tuning "
              f"epochs at lr {settings['lr']:g}, selected on validation, test once; mean ± std over seeds.", "",
+             f"Pre-training windows: {settings.get('pretrain_windows') or 'all'}"
+             + ("" if classification else f"; fine-tuning windows: {settings.get('finetune_windows') or 'all'}; "
+                                          f"horizon {settings.get('horizon')}"),
+             "", f"Wall time: {len(records)} units, {sum(r['seconds'] for r in records) / 3600:.2f} h in all, "
+             f"{np.mean([r['seconds'] for r in records]):.0f} s a unit on average "
+             "(a unit = pre-training, unless shared, + fine-tuning + test).", "",
              *[f"Command: `{c}`" for c in commands], ""]
     lines += table_lines(rows, ("value", "variant"), metrics, scale=100.0 if classification else 1.0,
                          digits=2 if classification else 4)
