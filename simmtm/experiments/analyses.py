@@ -171,7 +171,9 @@ def analysis_markdown(settings: dict, records: list[dict]) -> str:
     if not records:
         return "(no records yet)\n"
     classification = settings["task"] in CLASSIFICATION_TASKS
-    rows = sorted(flat_rows(records), key=lambda r: (str(type(r["value"])), r["value"], r["variant"], r["seed"]))
+    order = {v: i for i, v in enumerate(ANALYSES.get(settings["analysis"], ()))}  # the paper's order, then the rest
+    rows = sorted(flat_rows(records), key=lambda r: (order.get(r["value"], len(order)), str(r["value"]), r["variant"],
+                                                     r["seed"]))
     metrics = ("accuracy", "f1") if classification else ("mse", "mae")
     commands = list(dict.fromkeys(r["command"] for r in records if r.get("command")))
     lines = [f"### {settings['analysis']} on {settings['task']}", "",
