@@ -127,3 +127,15 @@ def test_ablate_command_writes_the_table_and_its_records(tmp_path):
     assert "Pre-training windows: 32" in table and "Command: `python -m simmtm ablate" in table
     records = __import__("json").loads(out.with_suffix(".json").read_text())["records"]
     assert [r["overrides"] for r in records] == [{}, {"loss_weighting": 0.0}]
+
+
+def test_high_mask_ratios_lengthen_the_masked_spans_so_that_kept_spans_last_a_step():
+    from simmtm.experiments.analyses import mask_span_for
+
+    assert mask_span_for(0.5) == {} and mask_span_for(0.75) == {}  # 3 * 0.25 / 0.75 = 1 step kept on average
+    assert mask_span_for(0.875) == {"mean_span": 7.0}
+    assert variants("mask-ratio", 0.875)["SimCLR (masked views)"] == {"method": "simclr-mask", "mask_ratio": 0.875,
+                                                                      "mean_span": 7.0}
+    _, mask = mask_views(torch.randn(256, 178, 1), 3, ratio=0.875, mean_span=7.0,
+                         generator=torch.Generator().manual_seed(0))
+    assert abs((1 - mask[256:].float().mean().item()) - 0.875) < 0.01

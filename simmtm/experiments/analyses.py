@@ -10,7 +10,8 @@ forecasting dataset such as ``ETTh1`` (MSE at one horizon).
 Variants are overrides of the pre-training config (None = random init):
 
 - ``mask-ratio``: SimMTM, masked reconstruction (no aggregation) and SimCLR with masked views,
-  each at ratio r;
+  each at ratio r (masked spans of mean 3, longer where r is so high that the kept spans would
+  average under one step: :func:`mask_span_for`);
 - ``views``: SimMTM with M masked views;
 - ``labels``: SimMTM and random init fine-tuned on a nested, stratified fraction of the labelled
   training windows (:func:`simmtm.classification.label_fractions`; forecasting: that fraction
@@ -46,11 +47,19 @@ ABLATIONS: dict[str, dict[str, Any]] = {
 CLASSIFICATION_TASKS = ("epilepsy", "sleepeeg-epilepsy")
 
 
+def mask_span_for(ratio: float, mean_span: float = 3.0) -> dict[str, float]:
+    """``{}`` when the default masked-span mean works at ``ratio``, else the smallest mean that
+    keeps the kept spans at least one step long (``mean_span * (1 - r) / r >= 1``): at r = 0.875
+    the default 3 would need kept spans of 0.43 steps, so masked spans average 7 steps there."""
+    return {} if mean_span * (1 - ratio) / ratio >= 1 else {"mean_span": ratio / (1 - ratio)}
+
+
 def variants(analysis: str, value) -> dict[str, dict[str, Any] | None]:
     """``{variant name: pre-training config overrides, or None for random init}`` at one point."""
     if analysis == "mask-ratio":
-        return {"SimMTM": {"mask_ratio": value}, "masked reconstruction": {"method": "masked", "mask_ratio": value},
-                "SimCLR (masked views)": {"method": "simclr-mask", "mask_ratio": value}}
+        ratio = {"mask_ratio": value, **mask_span_for(value)}
+        return {"SimMTM": ratio, "masked reconstruction": {"method": "masked", **ratio},
+                "SimCLR (masked views)": {"method": "simclr-mask", **ratio}}
     if analysis == "views":
         return {"SimMTM": {"n_views": int(value)}}
     if analysis == "labels":
