@@ -317,7 +317,8 @@ def _compare_args(p):
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     p.add_argument("--pretrain-epochs", type=_positive, default=10)
     p.add_argument("--finetune-epochs", type=_positive, default=None, help="default 100 (classification), 10 (forecasting)")
-    p.add_argument("--horizon", type=_positive, default=96)
+    p.add_argument("--horizons", "--horizon", type=_positive, nargs="+", default=[96],
+                   help="forecasting: the horizons (one pre-training serves them all)")
     p.add_argument("--max-windows", type=_positive, default=None, help="forecasting CPU budget: windows per split")
     p.add_argument("--device", default="auto")
     p.add_argument("--out", default=None, help="default results/comparison_<task>.md")
@@ -423,7 +424,8 @@ def _ablate_args(p):
     p.add_argument("--pretrain-epochs", type=_positive, default=10)
     p.add_argument("--finetune-epochs", type=_positive, default=None, help="default 100 (classification), 10 (forecasting)")
     p.add_argument("--lr", type=_positive_float, default=None, help="fine-tuning lr (default 1e-4; forecasting 5e-4)")
-    p.add_argument("--horizon", type=_positive, default=96)
+    p.add_argument("--horizons", "--horizon", type=_positive, nargs="+", default=[96],
+                   help="forecasting: the horizons (one pre-training serves them all)")
     p.add_argument("--pretrain-windows", type=_positive, default=None,
                    help="evenly spaced pre-training windows (default: all for classification, 8192 for forecasting)")
     p.add_argument("--finetune-windows", type=_positive, default=8192, help="forecasting: evenly spaced windows")
@@ -441,7 +443,7 @@ def _ablate(args):
     analyse(args.task, args.analysis, cfg, args.seeds, root=args.root, values=values,
             out=_writable(args.out or f"results/ablation_{args.task}_{args.analysis}.md"),
             pretrain_epochs=args.pretrain_epochs, finetune_epochs=args.finetune_epochs or (100 if classification else 10),
-            lr=args.lr or (1e-4 if classification else 5e-4), horizon=args.horizon,
+            lr=args.lr or (1e-4 if classification else 5e-4), horizons=tuple(args.horizons),
             pretrain_windows=args.pretrain_windows or (None if classification else 8192),
             finetune_windows=args.finetune_windows, device=args.device, command=_command_line(args))
 

@@ -87,6 +87,7 @@ def test_label_fractions_are_stratified_and_nested():
 def test_variants_name_what_they_change():
     assert variants("mask-ratio", 0.75)["masked reconstruction"] == {"method": "masked", "mask_ratio": 0.75}
     assert variants("labels", 0.1) == {"SimMTM": {}, "random init": None}
+    assert variants("ablation", "random init") == {"random init": None}  # the reference row
     with pytest.raises(ValueError, match="unknown analysis"):
         variants("nope", 1)
 
@@ -98,16 +99,49 @@ def test_runner_skips_finished_records(tmp_path, monkeypatch):
     frame = pd.DataFrame(values, columns=["a", "b"])
     frame.insert(0, "date", pd.date_range("2021-01-01", periods=600, freq="h").astype(str))
     frame.to_csv(tmp_path / "d.csv", index=False)
-    kw = dict(root=None, out=tmp_path / "a.md", pretrain_epochs=1, finetune_epochs=1, lr=1e-3, horizon=8,
+    kw = dict(root=None, out=tmp_path / "a.md", pretrain_epochs=1, finetune_epochs=1, lr=1e-3, horizons=(8,),
               pretrain_windows=32, finetune_windows=32, device="cpu", log=lambda *a: None)
     first = analyse(str(tmp_path / "d.csv"), "views", CFG, [0], values=[1, 2], **kw)
     assert [(r["key"]["value"], r["key"]["variant"]) for r in first] == [(1, "SimMTM"), (2, "SimMTM")]
     table = (tmp_path / "a.md").read_text()
-    assert "| 1 | SimMTM |" in table and "| 2 | SimMTM |" in table
+    assert "| 8 | 1 | SimMTM |" in table and "| 8 | 2 | SimMTM |" in table
     monkeypatch.setattr(forecasting, "pretrain", lambda *a, **k: pytest.fail("a finished unit ran again"))
     assert analyse(str(tmp_path / "d.csv"), "views", CFG, [0], values=[1, 2], **kw) == first
     fig = plot_analysis(first, "mse", title="views", xlabel="M")
     assert fig.axes[0].get_ylim()[0] == 0
+
+
+def test_forecasting_horizons_share_one_pretraining_and_can_be_added_later(tmp_path, monkeypatch):
+    import simmtm.forecasting as forecasting
+
+    values = synthetic_multivariate(600, 2, periods=(12.0, 48.0), seed=0)
+    frame = pd.DataFrame(values, columns=["a", "b"])
+    frame.insert(0, "date", pd.date_range("2021-01-01", periods=600, freq="h").astype(str))
+    frame.to_csv(tmp_path / "d.csv", index=False)
+    calls = {"pretrain": 0, "finetune": []}
+    real_pretrain, real_finetune = forecasting.pretrain, forecasting.finetune
+
+    def counted_pretrain(*a, **k):
+        calls["pretrain"] += 1
+        return real_pretrain(*a, **k)
+
+    def counted_finetune(cfg, data, horizon, **k):
+        calls["finetune"].append(horizon)
+        return real_finetune(cfg, data, horizon, **k)
+
+    monkeypatch.setattr(forecasting, "pretrain", counted_pretrain)
+    monkeypatch.setattr(forecasting, "finetune", counted_finetune)
+    kw = dict(root=None, out=tmp_path / "a.md", pretrain_epochs=1, finetune_epochs=1, lr=1e-3, pretrain_windows=32,
+              finetune_windows=32, device="cpu", log=lambda *a: None)
+    first = analyse(str(tmp_path / "d.csv"), "ablation", CFG, [0], values=["full"], horizons=(8, 4), **kw)
+    assert calls == {"pretrain": 1, "finetune": [8, 4]}
+    assert sorted(r["key"]["horizon"] for r in first) == [4, 8]
+    both = analyse(str(tmp_path / "d.csv"), "ablation", CFG, [0], values=["full"], horizons=(8, 4, 6), **kw)
+    assert calls == {"pretrain": 2, "finetune": [8, 4, 6]}  # only the new horizon ran
+    assert len(both) == 3 and "| 4 | full | full |" in (tmp_path / "a.md").read_text()
+    assert plot_analysis(both, "mse", horizon=6).axes[0].get_ylim()[0] == 0
+    with pytest.raises(ValueError, match="no records at horizon 5"):
+        plot_analysis(both, "mse", horizon=5)
 
 
 def test_ablate_command_writes_the_table_and_its_records(tmp_path):
@@ -123,7 +157,7 @@ def test_ablate_command_writes_the_table_and_its_records(tmp_path):
             "--pretrain-windows", "32", "--finetune-windows", "32", "--device", "cpu", "--out", str(out)]
     assert main(argv) == 0
     table = out.read_text()
-    assert "| full | full |" in table and "| no-constraint | no-constraint |" in table
+    assert "| 8 | full | full |" in table and "| 8 | no-constraint | no-constraint |" in table
     assert "Pre-training windows: 32" in table and "Command: `python -m simmtm ablate" in table
     records = __import__("json").loads(out.with_suffix(".json").read_text())["records"]
     assert [r["overrides"] for r in records] == [{}, {"loss_weighting": 0.0}]

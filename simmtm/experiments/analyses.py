@@ -5,7 +5,7 @@ Each point is a unit ``(analysis, value, variant, seed)``: pre-train the variant
 random init), fine-tune with the same budget, select on validation, test once. Units are
 records in the folder beside the table (:mod:`simmtm.experiments.records`), so a re-run skips
 what finished. Tasks: ``epilepsy`` and ``sleepeeg-epilepsy`` (classification, accuracy) and a
-forecasting dataset such as ``ETTh1`` (MSE at one horizon).
+forecasting dataset such as ``ETTh1`` (MSE at each horizon; one pre-training serves every horizon).
 
 Variants are overrides of the pre-training config (None = random init):
 
@@ -19,7 +19,8 @@ Variants are overrides of the pre-training config (None = random init):
 - ``ablation``: ``full``; ``no-constraint`` (lambda = 0: the constraint loss contributes no
   gradient, the similarity still weighs the aggregation); ``no-aggregation`` (masked
   reconstruction from each row's own representation); ``fixed-lambda`` (the paper's
-  ``L_rec + 0.1 L_con`` instead of the learned weights); ``pointwise-decoder`` (forecasting only).
+  ``L_rec + 0.1 L_con`` instead of the learned weights); ``pointwise-decoder`` (forecasting only);
+  ``random init`` (no pre-training: the reference every variant should beat).
 """
 from __future__ import annotations
 
@@ -38,11 +39,12 @@ ANALYSES: dict[str, tuple] = {
     "mask-ratio": (0.125, 0.25, 0.375, 0.5, 0.625, 0.75, 0.875),
     "views": (1, 2, 3, 4, 5),
     "labels": (0.01, 0.05, 0.1, 0.25, 1.0),
-    "ablation": ("full", "no-constraint", "no-aggregation", "fixed-lambda", "pointwise-decoder"),
+    "ablation": ("full", "no-constraint", "no-aggregation", "fixed-lambda", "pointwise-decoder", "random init"),
 }
 ABLATIONS: dict[str, dict[str, Any]] = {
     "full": {}, "no-constraint": {"loss_weighting": 0.0}, "no-aggregation": {"method": "masked"},
     "fixed-lambda": {"loss_weighting": 0.1}, "pointwise-decoder": {"decoder": "pointwise"},
+    "random init": None,  # the reference: no pre-training, the same fine-tuning
 }
 CLASSIFICATION_TASKS = ("epilepsy", "sleepeeg-epilepsy")
 
@@ -93,14 +95,14 @@ def _classification_unit(task_data, cfg, analysis, value, overrides, seed, *, pr
             "train_windows": len(splits["train"][1])}
 
 
-def _forecasting_unit(data, cfg, analysis, value, overrides, seed, *, pretrain_epochs, finetune_epochs, lr, device,
-                      cache, horizon, pretrain_windows, finetune_windows):
+def _forecasting_unit(data, cfg, analysis, value, overrides, seed, *, horizon, pretrain_epochs, finetune_epochs, lr,
+                      device, cache, pretrain_windows, finetune_windows):
     from simmtm.forecasting import finetune, pretrain
 
     encoder = None
     if overrides is not None:
         key = (json.dumps(overrides, sort_keys=True), seed)
-        if key not in cache:
+        if key not in cache:  # one pre-training serves every horizon and label fraction of a seed
             model, _ = pretrain(replace(cfg, **overrides), data, device=device, epochs=pretrain_epochs, seed=seed,
                                 max_windows=pretrain_windows, progress=False, log=lambda *a: None)
             cache[key] = model.encoder
@@ -116,10 +118,11 @@ def _forecasting_unit(data, cfg, analysis, value, overrides, seed, *, pretrain_e
 
 def analyse(task: str, analysis: str, cfg: SimMTMConfig, seeds: list[int], *, root: str | Path, out: str | Path,
             values: list | None = None, pretrain_epochs: int, finetune_epochs: int, lr: float = 1e-4,
-            horizon: int = 96, pretrain_windows: int | None = None, finetune_windows: int | None = None,
+            horizons: tuple[int, ...] = (96,), pretrain_windows: int | None = None, finetune_windows: int | None = None,
             device: str = "auto", command: str = "", log=print) -> list[dict]:
-    """Run one analysis on ``task`` over ``values`` (default :data:`ANALYSES`) and ``seeds``;
-    writes ``out`` (markdown) and ``out.json``; returns every record."""
+    """Run one analysis on ``task`` over ``values`` (default :data:`ANALYSES`) and ``seeds``
+    (forecasting: fine-tuned at each of ``horizons``, a horizon per record, so that horizons can
+    be added later); writes ``out`` (markdown) and ``out.json``; returns every record."""
     values = list(values if values is not None else ANALYSES.get(analysis, ()))
     if analysis not in ANALYSES:
         raise ValueError(f"unknown analysis {analysis!r}; choose from {list(ANALYSES)}")
@@ -131,7 +134,7 @@ def analyse(task: str, analysis: str, cfg: SimMTMConfig, seeds: list[int], *, ro
     store = RecordStore(run_folder(out))
     store.check_settings({"task": task, "analysis": analysis, "config": cfg.to_dict(), "pretrain_epochs": pretrain_epochs,
                           "finetune_epochs": finetune_epochs, "lr": lr, "pretrain_windows": pretrain_windows,
-                          **({} if classification else {"horizon": horizon, "finetune_windows": finetune_windows})})
+                          **({} if classification else {"finetune_windows": finetune_windows})})
     if classification:
         from simmtm.classification import benchmark_data
 
@@ -145,24 +148,28 @@ def analyse(task: str, analysis: str, cfg: SimMTMConfig, seeds: list[int], *, ro
 
         data = load_forecasting(task, root, seq_len=cfg.seq_len)
         cfg = replace(cfg, n_channels=data.n_channels)
-        run_unit = lambda *a: _forecasting_unit(data, cfg, *a, pretrain_epochs=pretrain_epochs, lr=lr,  # noqa: E731
+        run_unit = lambda *a, **k: _forecasting_unit(data, cfg, *a, **k, pretrain_epochs=pretrain_epochs, lr=lr,  # noqa: E731
                                                 finetune_epochs=finetune_epochs, device=device, cache=cache,
-                                                horizon=horizon, pretrain_windows=pretrain_windows,
-                                                finetune_windows=finetune_windows)
+                                                pretrain_windows=pretrain_windows, finetune_windows=finetune_windows)
     cache: dict = {}
+    points = [{}] if classification else [{"horizon": int(h)} for h in horizons]
     for seed in seeds:
         for value in values:
             for name, overrides in variants(analysis, value).items():
-                key = {"analysis": analysis, "value": value, "variant": name, "seed": seed}
-                if store.done(key):
-                    continue
-                t0 = time.perf_counter()
-                result = run_unit(analysis, value, overrides, seed)
-                store.put(key, {**result, "overrides": overrides, "seconds": time.perf_counter() - t0,
-                                "command": command})
-                metric = result["test"]["accuracy"] if classification else result["test"]["mse"]
-                log(f"[ablate] {task} {analysis}={value} {name} seed {seed}: test "
-                    f"{'accuracy' if classification else 'MSE'} {metric:.4f} ({time.perf_counter() - t0:.0f} s)")
+                for point in points:
+                    key = {"analysis": analysis, "value": value, "variant": name, "seed": seed, **point}
+                    if store.done(key):
+                        continue
+                    t0 = time.perf_counter()
+                    result = run_unit(analysis, value, overrides, seed, **point)
+                    store.put(key, {**result, "overrides": overrides, "seconds": time.perf_counter() - t0,
+                                    "command": command})
+                    metric = result["test"]["accuracy"] if classification else result["test"]["mse"]
+                    where = f" H={point['horizon']}" if point else ""
+                    log(f"[ablate] {task} {analysis}={value} {name}{where} seed {seed}: test "
+                        f"{'accuracy' if classification else 'MSE'} {metric:.4f} ({time.perf_counter() - t0:.0f} s)")
+        if not classification:
+            cache.clear()  # a seed's encoders are not needed by the next seed
     records = store.records(analysis=analysis)
     atomic_write_text(out.with_suffix(".json"), dump_json({"settings": store.settings(), "records": records}))
     atomic_write_text(out, analysis_markdown(store.settings(), records))
@@ -170,9 +177,9 @@ def analyse(task: str, analysis: str, cfg: SimMTMConfig, seeds: list[int], *, ro
 
 
 def flat_rows(records: list[dict]) -> list[dict]:
-    """One row per record: value, variant, seed and its test metrics (for tables and plots)."""
-    return [{"value": r["key"]["value"], "variant": r["key"]["variant"], "seed": r["key"]["seed"], **r["test"]}
-            for r in records]
+    """One row per record: (horizon,) value, variant, seed and its test metrics (for tables and plots)."""
+    return [{**({"horizon": r["key"]["horizon"]} if "horizon" in r["key"] else {}), "value": r["key"]["value"],
+             "variant": r["key"]["variant"], "seed": r["key"]["seed"], **r["test"]} for r in records]
 
 
 def analysis_markdown(settings: dict, records: list[dict]) -> str:
@@ -181,32 +188,37 @@ def analysis_markdown(settings: dict, records: list[dict]) -> str:
         return "(no records yet)\n"
     classification = settings["task"] in CLASSIFICATION_TASKS
     order = {v: i for i, v in enumerate(ANALYSES.get(settings["analysis"], ()))}  # the paper's order, then the rest
-    rows = sorted(flat_rows(records), key=lambda r: (order.get(r["value"], len(order)), str(r["value"]), r["variant"],
-                                                     r["seed"]))
+    rows = sorted(flat_rows(records), key=lambda r: (r.get("horizon", 0), order.get(r["value"], len(order)),
+                                                     str(r["value"]), r["variant"], r["seed"]))
     metrics = ("accuracy", "f1") if classification else ("mse", "mae")
     commands = list(dict.fromkeys(r["command"] for r in records if r.get("command")))
     lines = [f"### {settings['analysis']} on {settings['task']}", "",
              f"Budget: {settings['pretrain_epochs']} pre-training epochs, {settings['finetune_epochs']} fine-tuning "
              f"epochs at lr {settings['lr']:g}, selected on validation, test once; mean ± std over seeds.", "",
              f"Pre-training windows: {settings.get('pretrain_windows') or 'all'}"
-             + ("" if classification else f"; fine-tuning windows: {settings.get('finetune_windows') or 'all'}; "
-                                          f"horizon {settings.get('horizon')}"),
+             + ("" if classification else f"; fine-tuning windows: {settings.get('finetune_windows') or 'all'}"),
              "", f"Wall time: {len(records)} units, {sum(r['seconds'] for r in records) / 3600:.2f} h in all, "
              f"{np.mean([r['seconds'] for r in records]):.0f} s a unit on average "
              "(a unit = pre-training, unless shared, + fine-tuning + test).", "",
              *[f"Command: `{c}`" for c in commands], ""]
-    lines += table_lines(rows, ("value", "variant"), metrics, scale=100.0 if classification else 1.0,
+    lines += table_lines(rows, ("value", "variant") if classification else ("horizon", "value", "variant"), metrics, scale=100.0 if classification else 1.0,
                          digits=2 if classification else 4)
     return "\n".join(lines) + "\n"
 
 
-def plot_analysis(records: list[dict], metric: str, *, title: str = "", xlabel: str = ""):
+def plot_analysis(records: list[dict], metric: str, *, title: str = "", xlabel: str = "", horizon: int | None = None):
     """Test ``metric`` against the swept value, one line per variant, mean ± std over seeds as
     error bars; the y-axis starts at 0 so that seed noise does not read as a ranking. Categorical
-    values (ablations) are drawn as bars."""
+    values (ablations) are drawn as bars. Forecasting records are drawn at one ``horizon``
+    (default: the first recorded)."""
     import matplotlib.pyplot as plt
 
     rows = flat_rows(records)
+    if any("horizon" in r for r in rows):
+        horizon = rows[0]["horizon"] if horizon is None else horizon
+        rows = [r for r in rows if r.get("horizon") == horizon]
+        if not rows:
+            raise ValueError(f"no records at horizon {horizon}")
     scale = 100.0 if metric in ("accuracy", "f1", "precision", "recall", "auroc") else 1.0
     fig, ax = plt.subplots(figsize=(6.5, 3.8))
     numeric = all(isinstance(r["value"], (int, float)) for r in rows)
