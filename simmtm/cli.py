@@ -272,6 +272,9 @@ def _study_args(p):
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--out", default=None, help="table path (default results/forecasting_<data>[_to_<target>].md); "
                                               "records go to the folder of the same name")
+    p.add_argument("--pretrained-from", default=None, metavar="TABLE",
+                   help="fine-tune from the finished pre-training units of that study (same source, model and "
+                        "pre-training budget) instead of pre-training again, e.g. to try another fine-tuning lr")
 
 
 def _study(args):
@@ -283,7 +286,8 @@ def _study(args):
     suffix = "" if target.name == source.name else f"_to_{target.name}"
     out = _writable(args.out or f"results/forecasting_{source.name}{suffix}.md")
     study(cfg, source, target, args.pred_len, args.seeds, out=out, budget=_budget(args), device=args.device,
-          checkpoints=args.checkpoints, progress=not args.no_progress, command=_command_line(args))
+          checkpoints=args.checkpoints, pretrained_from=args.pretrained_from, progress=not args.no_progress,
+          command=_command_line(args))
 
 
 def _sweep_args(p):

@@ -115,6 +115,27 @@ def test_other_settings_in_the_same_folder_are_refused(setup, tmp_path):
         study(cfg, src, dst, [8], [0], out=tmp_path / "t.md", budget=BUDGET, inits=("nope",), **QUIET)
 
 
+def test_a_fine_tuning_variant_reuses_the_pretraining_of_another_study(setup, tmp_path, monkeypatch):
+    import simmtm.pretraining as pretraining
+
+    cfg, src, dst = setup
+    first = study(cfg, src, dst, [8], [0], out=tmp_path / "t.md", budget=BUDGET, checkpoints=tmp_path / "ck",
+                  inits=("SimMTM",), **QUIET)
+    monkeypatch.setattr(pretraining, "fit", lambda *a, **k: pytest.fail("the shared pre-training ran again"))
+    other = study(cfg, src, dst, [8], [0], out=tmp_path / "lr.md", budget=replace(BUDGET, lr=BUDGET.lr / 2),
+                  checkpoints=tmp_path / "ck", inits=("SimMTM",), pretrained_from=tmp_path / "t.md", **QUIET)
+    assert [r["key"]["unit"] for r in other] == ["finetune"]  # no pre-training record of its own
+    ft = lambda rs: next(r for r in rs if r["key"]["unit"] == "finetune")  # noqa: E731
+    assert ft(other)["val_mse"] != ft(first)["val_mse"]  # another fine-tuning from the same encoder
+    assert "(the pre-training units of" in (tmp_path / "lr.md").read_text()
+    with pytest.raises(ValueError, match="no finished pre-training of seed 1"):
+        study(cfg, src, dst, [8], [1], out=tmp_path / "lr.md", budget=replace(BUDGET, lr=BUDGET.lr / 2),
+              checkpoints=tmp_path / "ck", inits=("SimMTM",), pretrained_from=tmp_path / "t.md", **QUIET)
+    with pytest.raises(ValueError, match="pre-trained with other settings"):
+        study(cfg, src, dst, [8], [0], out=tmp_path / "e.md", budget=replace(BUDGET, pretrain_epochs=BUDGET.pretrain_epochs + 1),
+              checkpoints=tmp_path / "ck", inits=("SimMTM",), pretrained_from=tmp_path / "t.md", **QUIET)
+
+
 def test_sweep_selects_on_validation_and_never_tests(setup, tmp_path, monkeypatch):
     cfg, src, _ = setup
     real, seen = forecasting.finetune, []

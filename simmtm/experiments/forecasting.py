@@ -133,12 +133,36 @@ def _pretrained_encoder(store: RecordStore, cfg: SimMTMConfig, data: Forecasting
     return encoder
 
 
+def _shared_pretraining(other: Path, cfg: SimMTMConfig, data: ForecastingData, budget: StudyBudget,
+                        checkpoints: str | Path) -> tuple[RecordStore, Path]:
+    """The record store and checkpoint folder of study ``other``, refused unless its pre-training
+    matches this one's (source, model, pre-training budget)."""
+    store = RecordStore(run_folder(other))
+    settings = store.settings()
+    if not settings:
+        raise ValueError(f"{run_folder(other)} holds no study records to pre-train from")
+    mine = dump_json({"source": data.name, "config": cfg.to_dict(),
+                      **{k: asdict(budget)[k] for k in ("pretrain_epochs", "pretrain_windows", "pretrain_once")}})
+    theirs = dump_json({"source": settings.get("source"), "config": settings.get("config"),
+                        **{k: settings.get("budget", {}).get(k) for k in ("pretrain_epochs", "pretrain_windows",
+                                                                           "pretrain_once")}})
+    if mine != theirs:
+        raise ValueError(f"{other} was pre-trained with other settings (source, model or pre-training budget); "
+                         "its encoders cannot be shared")
+    return store, Path(checkpoints) / other.stem
+
+
 def study(pre_cfg: SimMTMConfig, pre_data: ForecastingData, target: ForecastingData, horizons: Iterable[int],
           seeds: Iterable[int], *, out: str | Path, budget: StudyBudget, device: str = "auto",
           checkpoints: str | Path = "checkpoints/studies", inits: Iterable[str] = INITS, evaluate_test: bool = True,
-          progress: bool = False, command: str = "", log=print) -> list[dict]:
+          pretrained_from: str | Path | None = None, progress: bool = False, command: str = "",
+          log=print) -> list[dict]:
     """Pre-train on ``pre_data``, fine-tune on ``target`` for each horizon from the pre-trained
     encoder and from a random initialisation with the same budget, for each seed.
+
+    ``pretrained_from``: the table of another study whose finished pre-training units (same
+    source, model and pre-training budget) this one fine-tunes from instead of pre-training
+    again, e.g. to try another fine-tuning recipe.
 
     Writes one record per unit into ``run_folder(out)``, then the table ``out`` and
     ``out.json`` (every record) rebuilt from the records. A re-run skips finished units; a
@@ -157,8 +181,12 @@ def study(pre_cfg: SimMTMConfig, pre_data: ForecastingData, target: ForecastingD
     out = Path(out)
     store = RecordStore(run_folder(out))
     store.check_settings({"source": pre_data.name, "target": target.name, "config": pre_cfg.to_dict(),
-                          "budget": asdict(budget), "evaluate_test": evaluate_test})
+                          "budget": asdict(budget), "evaluate_test": evaluate_test,
+                          **({"pretrained_from": str(pretrained_from)} if pretrained_from else {})})
     ckpt_dir = Path(checkpoints) / out.stem
+    pre_store, pre_ckpt_dir = store, ckpt_dir
+    if pretrained_from is not None:
+        pre_store, pre_ckpt_dir = _shared_pretraining(Path(pretrained_from), pre_cfg, pre_data, budget, checkpoints)
     ft_cfg = replace(pre_cfg, n_channels=target.n_channels)
     for seed in seeds:
         keys = [{"unit": "finetune", "seed": seed, "horizon": h, "init": i} for h in horizons for i in inits]
@@ -169,8 +197,13 @@ def study(pre_cfg: SimMTMConfig, pre_data: ForecastingData, target: ForecastingD
         encoder = None
         if any(k["init"] == "SimMTM" for k in pending):
             pre_seed = seeds[0] if budget.pretrain_once else seed
-            encoder = _pretrained_encoder(store, pre_cfg, pre_data, pre_seed, budget,
-                                          ckpt_dir / f"pretrain_seed{pre_seed}.pt", device=device,
+            checkpoint = pre_ckpt_dir / f"pretrain_seed{pre_seed}.pt"
+            if pretrained_from is not None:
+                record = pre_store.get({"unit": "pretrain", "seed": pre_seed})
+                if record is None or not checkpoint.is_file() or weights_digest(checkpoint) != record["weights_sha256"]:
+                    raise ValueError(f"{pretrained_from} has no finished pre-training of seed {pre_seed} with its "
+                                     f"checkpoint {checkpoint}: run that study first")
+            encoder = _pretrained_encoder(pre_store, pre_cfg, pre_data, pre_seed, budget, checkpoint, device=device,
                                           progress=progress, command=command, log=log)
         for key in pending:
             t0 = time.perf_counter()
@@ -224,7 +257,9 @@ def _describe(settings: dict) -> list[str]:
         f"{cfg['n_views']} masked views, mask ratio {cfg['mask_ratio']}, {cfg['decoder']} decoder, "
         f"{cfg['projector']} projector, temperature {cfg['temperature']}, loss weighting {cfg['loss_weighting']}.",
         f"Pre-training on {settings['source']}: {budget['pretrain_epochs']} epochs (kept on validation loss) over "
-        f"{windows}, lr {cfg['lr']:g}, batch {cfg['batch_size']}; {once}.",
+        f"{windows}, lr {cfg['lr']:g}, batch {cfg['batch_size']}; {once}"
+        + (f" (the pre-training units of `{settings['pretrained_from']}`, shared: not run again here)."
+           if settings.get("pretrained_from") else "."),
         f"Fine-tuning on {settings['target']}: full fine-tuning, lr {budget['lr']:g}, batch {budget['batch_size']}, "
         f"up to {budget['finetune_epochs']} epochs over {ft_windows}, early stopping after {budget['patience']} "
         f"epochs without a better validation MSE; {tested}. MSE / MAE on the standardized scale.",
