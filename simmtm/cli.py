@@ -321,8 +321,7 @@ def _compare_args(p):
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     p.add_argument("--pretrain-epochs", type=_positive, default=10)
     p.add_argument("--finetune-epochs", type=_positive, default=None, help="default 100 (classification), 10 (forecasting)")
-    p.add_argument("--horizons", "--horizon", type=_positive, nargs="+", default=[96],
-                   help="forecasting: the horizons (one pre-training serves them all)")
+    p.add_argument("--horizon", type=_positive, default=96, help="forecasting horizon")
     p.add_argument("--max-windows", type=_positive, default=None, help="forecasting CPU budget: windows per split")
     p.add_argument("--device", default="auto")
     p.add_argument("--out", default=None, help="default results/comparison_<task>.md")
