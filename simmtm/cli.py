@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import ast
-import copy
 import os
 import shlex
 import sys
@@ -254,7 +253,7 @@ def _finetune(args):
     data = _data(args.data or args.preset, args.root, cfg.seq_len, args.features)
     tag = "pretrained" if args.source else "random"
     for horizon in args.pred_len:
-        result = finetune(cfg, data, horizon, encoder=copy.deepcopy(encoder), device=args.device, lr=args.lr or 1e-4,
+        result = finetune(cfg, data, horizon, encoder=encoder, device=args.device, lr=args.lr or 1e-4,
                           batch_size=args.batch_size or 32, epochs=args.epochs or 10, patience=args.patience,
                           head_dropout=args.head_dropout, amp_dtype=AMP[args.amp], max_windows=args.max_windows,
                           seed=args.seed, checkpoint=out / f"{data.name}_H{horizon}_{tag}.pt", resume=args.resume,

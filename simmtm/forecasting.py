@@ -6,6 +6,7 @@ benchmark protocol). :mod:`simmtm.experiments.forecasting` runs resumable studie
 """
 from __future__ import annotations
 
+import copy
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -56,8 +57,8 @@ def finetune(cfg: SimMTMConfig, data: ForecastingData, horizon: int, *, encoder:
              head_dropout: float = 0.0, amp_dtype: torch.dtype | None = None, max_windows: int | None = None,
              seed: int = 0, checkpoint: str | Path | None = None, resume: bool = False, evaluate_test: bool = True,
              progress: bool = True, log=print) -> dict:
-    """Fine-tune a forecaster (from ``encoder`` if given, else random init) on ``data`` for
-    ``horizon`` steps: full fine-tuning, MSE loss, early stopping on validation MSE, then the
+    """Fine-tune a forecaster (from ``encoder`` if given, deep-copied so that the caller's model is
+    untouched and can serve the next fine-tune; else random init) on ``data`` for ``horizon`` steps: full fine-tuning, MSE loss, early stopping on validation MSE, then the
     test split once with the best-validation weights (``evaluate_test=False`` skips it, e.g. in a
     sweep that selects on validation; ``test`` is then None). ``max_windows`` subsamples the
     training and validation windows evenly; the test split is always whole. Returns the test
@@ -73,6 +74,7 @@ def finetune(cfg: SimMTMConfig, data: ForecastingData, horizon: int, *, encoder:
     progress = progress and r == 0
     torch.manual_seed(seed)
     cfg = replace(cfg, n_channels=data.n_channels)
+    encoder = copy.deepcopy(encoder) if encoder is not None else None
     model = build_forecaster(cfg, horizon, encoder=encoder, head_dropout=head_dropout).to(dev)
     splits = {"train": _subsample(data.windows("train", horizon, cfg.seq_len), max_windows, seed),
               "val": _subsample(data.windows("val", horizon, cfg.seq_len), max_windows, seed),

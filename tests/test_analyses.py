@@ -142,6 +142,10 @@ def test_forecasting_horizons_share_one_pretraining_and_can_be_added_later(tmp_p
     assert plot_analysis(both, "mse", horizon=6).axes[0].get_ylim()[0] == 0
     with pytest.raises(ValueError, match="no records at horizon 5"):
         plot_analysis(both, "mse", horizon=5)
+    # each horizon fine-tunes the pre-trained encoder itself, not the previous horizon's fine-tuned one
+    alone = analyse(str(tmp_path / "d.csv"), "ablation", CFG, [0], values=["full"], horizons=(4,),
+                    **{**kw, "out": tmp_path / "alone.md"})
+    assert alone[0]["test"] == next(r for r in first if r["key"]["horizon"] == 4)["test"]
 
 
 def test_ablate_command_writes_the_table_and_its_records(tmp_path):

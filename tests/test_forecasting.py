@@ -40,6 +40,7 @@ def test_cross_domain_pretrain_and_finetune_with_checkpoint_round_trip(tmp_path,
     out = finetune(saved_cfg, target, horizon=12, encoder=encoder, device="cpu", epochs=2, lr=1e-3,
                    max_windows=128, checkpoint=tmp_path / "ft.pt", progress=False, log=lambda *_: None)
     assert np.isfinite(out["test"]["mse"]) and out["test"]["mse"] > 0
+    assert torch.allclose(encoder.eval()(x), model.encoder.eval()(x))  # fine-tuned a copy: the next fine-tune starts clean
     ckpt = read_checkpoint(tmp_path / "ft.pt")
     assert ckpt["kind"] == "forecaster" and ckpt["extra"]["horizon"] == 12 and ckpt["config"]["n_channels"] == 2
     assert ckpt["metrics"] == out["test"]

@@ -12,7 +12,6 @@ runs. The markdown table and JSON beside it are rebuilt from the records after e
 """
 from __future__ import annotations
 
-import copy
 import hashlib
 import time
 from collections.abc import Callable, Iterable
@@ -207,7 +206,7 @@ def study(pre_cfg: SimMTMConfig, pre_data: ForecastingData, target: ForecastingD
                                           progress=progress, command=command, log=log)
         for key in pending:
             t0 = time.perf_counter()
-            enc = copy.deepcopy(encoder) if key["init"] == "SimMTM" else None
+            enc = encoder if key["init"] == "SimMTM" else None  # finetune copies it
             r = finetune(ft_cfg, target, key["horizon"], encoder=enc, device=device, lr=budget.lr,
                          batch_size=budget.batch_size, epochs=budget.finetune_epochs, patience=budget.patience,
                          head_dropout=budget.head_dropout, max_windows=budget.finetune_windows, seed=seed,
