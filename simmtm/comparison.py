@@ -7,7 +7,6 @@ and a forecasting dataset name such as ``ETTh1`` (in-domain, one horizon).
 """
 from __future__ import annotations
 
-import copy
 import json
 import time
 from dataclasses import replace
@@ -101,7 +100,7 @@ def compare_forecasting(dataset: str, root: str | Path | None, cfg: SimMTMConfig
         if method != "none":
             model, pre = pretrain(replace(cfg, method=method), data, device=device, epochs=pretrain_epochs,
                                   max_windows=max_windows, seed=seed, progress=False, log=lambda *a: None)
-            encoder, pre_seconds = copy.deepcopy(model.encoder), pre["seconds"]
+            encoder, pre_seconds = model.encoder, pre["seconds"]  # finetune copies it
         r = finetune(cfg, data, horizon, encoder=encoder, device=device, lr=lr, batch_size=batch_size,
                      epochs=finetune_epochs, max_windows=max_windows, seed=seed, progress=False,
                      log=lambda *a: None)

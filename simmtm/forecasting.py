@@ -58,9 +58,9 @@ def finetune(cfg: SimMTMConfig, data: ForecastingData, horizon: int, *, encoder:
              seed: int = 0, checkpoint: str | Path | None = None, resume: bool = False, evaluate_test: bool = True,
              progress: bool = True, log=print) -> dict:
     """Fine-tune a forecaster (from ``encoder`` if given, deep-copied so that the caller's model is
-    untouched and can serve the next fine-tune; else random init) on ``data`` for ``horizon`` steps: full fine-tuning, MSE loss, early stopping on validation MSE, then the
-    test split once with the best-validation weights (``evaluate_test=False`` skips it, e.g. in a
-    sweep that selects on validation; ``test`` is then None). ``max_windows`` subsamples the
+    untouched and can serve the next fine-tune; else random init) on ``data`` for ``horizon``
+    steps: full fine-tuning, MSE loss, early stopping on validation MSE, then the test split once
+    with the best-validation weights (``evaluate_test=False`` skips it, e.g. in a sweep that selects on validation; ``test`` is then None). ``max_windows`` subsamples the
     training and validation windows evenly; the test split is always whole. Returns the test
     metrics, the fitted ``model``, the history and timing. With ``checkpoint``, the run keeps a
     resume state after every epoch (:mod:`simmtm.resume`); ``resume=True`` continues an
