@@ -60,8 +60,9 @@ def finetune(cfg: SimMTMConfig, data: ForecastingData, horizon: int, *, encoder:
     """Fine-tune a forecaster (from ``encoder`` if given, deep-copied so that the caller's model is
     untouched and can serve the next fine-tune; else random init) on ``data`` for ``horizon``
     steps: full fine-tuning, MSE loss, early stopping on validation MSE, then the test split once
-    with the best-validation weights (``evaluate_test=False`` skips it, e.g. in a sweep that selects on validation; ``test`` is then None). ``max_windows`` subsamples the
-    training and validation windows evenly; the test split is always whole. Returns the test
+    with the best-validation weights (``evaluate_test=False`` skips it, e.g. in a sweep that
+    selects on validation; ``test`` is then None). ``max_windows`` subsamples the training and
+    validation windows evenly; the test split is always whole. Returns the test
     metrics, the fitted ``model``, the history and timing. With ``checkpoint``, the run keeps a
     resume state after every epoch (:mod:`simmtm.resume`); ``resume=True`` continues an
     interrupted run exactly. Under torchrun it runs data-parallel (every process a
