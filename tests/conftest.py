@@ -9,12 +9,16 @@ import torch
 
 from simmtm.config import get_preset
 
+from simmtm.data.roots import HIDE_SHARED_ENV, shared_hidden
+
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
 def shared_file(relative: str) -> Path:
     """Path of a file under ../shared/data, or skip the test with the reason."""
     path = SHARED_DATA / relative
+    if shared_hidden():
+        pytest.skip(f"real data hidden ({HIDE_SHARED_ENV}=1: the run a fresh clone without ../shared sees)")
     if not path.is_file():
         pytest.skip(f"real data file {path} not present (../shared/data is optional)")
     return path

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from simmtm.data.windows import SlidingWindows
+from simmtm.data.roots import CANDIDATES, data_root
 
 SPLITS = ("train", "val", "test")
 
@@ -185,14 +186,11 @@ def from_array(name: str, values: np.ndarray, columns: list[str] | None = None, 
     return ForecastingData(name, scaled, columns, borders, mean, std, seq_len)
 
 
-def find_root(name: str, candidates: tuple[str | Path, ...] = ("data", "../data", "../shared/data", "../../shared/data")
-              ) -> Path | None:
+def find_root(name: str, candidates: tuple[str | Path, ...] = CANDIDATES) -> Path | None:
     """The first folder among ``candidates`` (relative to the working directory) that holds
-    dataset ``name``, or None. Lets notebooks use data/ and fall back to a shared copy."""
+    dataset ``name``, or None. Lets notebooks use data/ and fall back to a shared copy
+    (ignored while ``SIMMTM_HIDE_SHARED_DATA=1``)."""
     spec = DATASETS.get(name)
     if spec is None:
         raise ValueError(f"unknown dataset {name!r}; known: {', '.join(DATASETS)}")
-    for root in candidates:
-        if (Path(root) / spec.path).is_file():
-            return Path(root)
-    return None
+    return data_root(spec.path, candidates)
