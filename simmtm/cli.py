@@ -1,5 +1,5 @@
 """Command line: ``python -m simmtm <command>`` (demo, presets, download, pretrain, finetune, study,
-sweep, classify, compare, anomaly, convert, ablate, checkpoints, ship)."""
+sweep, classify, predict, compare, anomaly, convert, ablate, checkpoints, ship)."""
 from __future__ import annotations
 
 import argparse
@@ -327,7 +327,7 @@ def _compare_args(p):
 
 
 def _compare(args):
-    from simmtm.comparison import run as compare
+    from simmtm.experiments.comparison import run as compare
     from simmtm.config import PRESETS, get_preset
 
     if args.task == "epilepsy":
@@ -343,25 +343,48 @@ def _compare(args):
 
 
 def _classify_args(p):
-    p.add_argument("--setting", required=True, choices=["epilepsy", "sleepeeg-epilepsy", "sleepeeg-gesture"])
+    p.add_argument("--train", default=None, metavar="TRAIN_FILE",
+                   help="your labelled training series (.ts, .npz or .csv): pre-train, fine-tune, save a classifier")
+    p.add_argument("--test", default=None, metavar="TEST_FILE", help="with --train: labelled series tested once")
+    p.add_argument("--setting", default=None, choices=["epilepsy", "sleepeeg-epilepsy", "sleepeeg-gesture"],
+                   help="instead of --train: a benchmark study (pre-trained vs random init over --seeds)")
     p.add_argument("--encoder", default="cnn", choices=["cnn", "resnet"])
     p.add_argument("--root", default="data", help="folder holding Epilepsy_UCI/, SleepEEG_subset/, Gesture_TFC/")
-    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
-    p.add_argument("--pretrain-epochs", type=_positive, default=10)
-    p.add_argument("--finetune-epochs", type=_positive, default=100)
-    p.add_argument("--lr", type=_positive_float, default=1e-4, help="fine-tuning learning rate")
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4], help="--setting: the seeds")
+    p.add_argument("--seed", type=int, default=0, help="--train: seed of the validation split and the training")
+    p.add_argument("--pretrain-epochs", type=_positive, default=10, help="--setting: pre-training epochs")
+    p.add_argument("--pretrain-steps", type=_positive, default=None,
+                   help="--train: pre-training optimizer steps (default 500)")
+    p.add_argument("--finetune-epochs", type=_positive, default=None, help="default 100")
+    p.add_argument("--lr", type=_positive_float, default=None, help="fine-tuning learning rate (default 1e-4 "
+                                                                     "with --setting, 3e-4 with --train)")
+    p.add_argument("--batch-size", type=_positive, default=None, help="--train: batch (default 32, capped at the data size)")
+    p.add_argument("--label-column", default="label", help="--train with a CSV: the label column's name")
+    p.add_argument("--length", type=_positive, default=None,
+                   help="--train: series length of the model (default: the longest training series)")
+    p.add_argument("--pad", action="store_true",
+                   help="--train: pad shorter series with their last value instead of resampling them")
+    p.add_argument("--no-baselines", action="store_true", help="--train: skip random init and 1-NN")
+    p.add_argument("--no-progress", action="store_true")
     p.add_argument("--pretrain-once", action="store_true", help="pre-train with the first seed only")
     p.add_argument("--max-pretrain", type=_positive, default=None, help="CPU budget: at most this many pre-training windows")
     p.add_argument("--from", dest="source", default=None,
-                   help="start every seed from this shipped encoder (name or path) instead of pre-training")
+                   help="start from this shipped encoder (name or path) instead of pre-training")
     p.add_argument("--save-pretrained", default=None, help="write the (first) pre-training checkpoint here")
     p.add_argument("--device", default="auto")
-    p.add_argument("--out", default=None)
+    p.add_argument("--out", default=None, help="--train: the classifier file (default checkpoints/<train name>_"
+                                               "classifier.pt); --setting: the table")
 
 
 def _classify(args):
-    from simmtm.classification import study
+    if (args.train is None) == (args.setting is None):
+        raise ValueError("give either --train TRAIN_FILE (your own data) or --setting NAME (a benchmark study)")
+    if args.train is not None:
+        return _classify_files(args)
+    if args.test is not None:
+        raise ValueError("--test goes with --train; a --setting brings its own test split")
     from simmtm.config import get_preset
+    from simmtm.experiments.classification import study
     from simmtm.pretrained import load_pretrained
 
     cfg = get_preset("Epilepsy-ResNet" if args.encoder == "resnet" else "Epilepsy")
@@ -373,9 +396,56 @@ def _classify(args):
     study(args.setting, args.root, cfg, args.seeds, encoder=encoder, encoder_name=args.source,
           save_pretrained=_writable(args.save_pretrained) if args.save_pretrained else None,
           out=_writable(args.out or f"results/classification_{args.setting}_{args.encoder}.md"),
-          pretrain_epochs=args.pretrain_epochs, finetune_epochs=args.finetune_epochs, lr=args.lr,
+          pretrain_epochs=args.pretrain_epochs, finetune_epochs=args.finetune_epochs or 100, lr=args.lr or 1e-4,
           pretrain_once=args.pretrain_once, max_pretrain=args.max_pretrain, device=args.device,
           command=_command_line(args))
+
+
+def _classify_files(args):
+    from simmtm.own_classification import ClassifyBudget, classify_files
+    from simmtm.pretrained import load_pretrained
+
+    budget = ClassifyBudget(encoder=args.encoder, **{k: v for k, v in (
+        ("pretrain_steps", args.pretrain_steps), ("finetune_epochs", args.finetune_epochs),
+        ("finetune_lr", args.lr), ("batch_size", args.batch_size)) if v is not None})
+    out = _writable(args.out or f"checkpoints/{Path(args.train).stem}_classifier.pt")
+    encoder, enc_cfg = load_pretrained(args.source) if args.source else (None, None)
+    if encoder is not None and enc_cfg.encoder.kind != args.encoder:
+        raise ValueError(f"{args.source} holds a {enc_cfg.encoder.kind} encoder, not --encoder {args.encoder}")
+    print(f"budget: {budget.describe()}")
+    classify_files(args.train, args.test, budget=budget, seed=args.seed, out=out, label_column=args.label_column,
+                   length=args.length, lengths="pad" if args.pad else "resample", encoder=encoder,
+                   encoder_cfg=enc_cfg, encoder_name=args.source, baselines=not args.no_baselines,
+                   device=args.device, progress=not args.no_progress)
+
+
+def _predict_args(p):
+    p.add_argument("--from", dest="source", required=True, metavar="CLASSIFIER.pt",
+                   help="a classifier saved by `classify --train`")
+    p.add_argument("--data", required=True, help="series to classify (.ts, .npz or .csv; labels optional)")
+    p.add_argument("--out", default="predictions.csv", help="CSV: series, [label,] predicted, prob_<label>...")
+    p.add_argument("--label-column", default="label", help="CSV input: the label column's name, if it has one")
+
+
+def _predict(args):
+    from simmtm.data.formats import read_series
+    from simmtm.own_classification import evaluate_labels, load_classifier, prediction_table, predict_proba
+
+    out = _writable(args.out)
+    model = load_classifier(args.source)
+    if model.input_format is None:
+        raise ValueError(f"{args.source} carries no label map or input recipe (a benchmark checkpoint); "
+                         f"predict needs a classifier saved by `classify --train`")
+    data = read_series(args.data, label_column=args.label_column)
+    print(data.describe())
+    print(f"inputs: {model.input_format.describe(data)}")
+    table = prediction_table(model, data, predict_proba(model, data))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    table.to_csv(out, index=False)
+    scores = evaluate_labels(model, data)
+    if scores is not None:
+        print(f"accuracy against the file's labels: {scores['accuracy']:.4f} (macro F1 {scores['f1']:.4f})")
+    print(f"predictions: {out} ({len(table)} series)")
 
 
 def _anomaly_args(p):
@@ -494,7 +564,10 @@ COMMANDS = {  # name: (help, arguments, action)
     "finetune": ("fine-tune a forecaster from a checkpoint (or random init)", _finetune_args, _finetune),
     "study": ("pre-trained vs random init over seeds and horizons; resumable; writes a table", _study_args, _study),
     "sweep": ("variants of a forecasting recipe on one horizon, ranked by validation MSE", _sweep_args, _sweep),
-    "classify": ("classification study: pre-trained vs random init over seeds", _classify_args, _classify),
+    "classify": ("classify your own files (--train [--test]) or run a benchmark study (--setting)", _classify_args,
+                 _classify),
+    "predict": ("predicted labels and class probabilities of new series from a saved classifier", _predict_args,
+                _predict),
     "compare": ("every pre-training method on the same encoder, data, budget and seeds", _compare_args, _compare),
     "anomaly": ("anomaly benchmark: self-distilled MAE vs reconstruction baselines (synthetic)", _anomaly_args, _anomaly),
     "convert": ("convert a CSV series or a TF-C .pt split to a memory-mapped corpus folder", _convert_args, _convert),

@@ -33,6 +33,16 @@ from simmtm.engine import (evaluate_pretrain, fit, grad_scaler, make_loader, mak
 from simmtm.resume import ResumeState
 
 
+def pretrain_batching(n: int, batch_size: int) -> tuple[int, bool]:
+    """``(batch size, drop_last)`` for ``n`` training series: the batch is capped at ``n``, and
+    the last incomplete batch is kept unless it would hold a single series (contrastive and
+    BatchNorm statistics need two). So 50 series at batch 32 make 2 steps an epoch, not 1."""
+    if n < 1:
+        raise ValueError("no training series to pre-train on")
+    batch_size = min(batch_size, n)
+    return batch_size, n % batch_size == 1 and n > 1
+
+
 def run_pretraining(cfg: SimMTMConfig, train: Dataset, val: Dataset | None = None, *, device: str = "auto",
                     epochs: int | None = None, amp_dtype: torch.dtype | None = None, seed: int = 0,
                     checkpoint: str | Path | None = None, resume: bool = False, val_batch_size: int | None = None,
@@ -40,7 +50,8 @@ def run_pretraining(cfg: SimMTMConfig, train: Dataset, val: Dataset | None = Non
                     **checkpoint_extra: Any) -> tuple[nn.Module, dict]:
     """Pre-train ``cfg.method`` on ``train`` (batches of ``x`` or ``(x, y)``); with ``val``, keep the
     epoch with the lowest validation loss. Writes ``checkpoint`` (best weights) at the end and,
-    along the way, the resume state (module docstring). Returns ``(model, fit result)``."""
+    along the way, the resume state (module docstring). Batches: :func:`pretrain_batching`; the
+    run logs how many optimizer steps it took (``result["steps"]``). Returns ``(model, fit result)``."""
     if resume and checkpoint is None:
         raise ValueError("resume=True needs the checkpoint path of the run to resume")
     dev = setup(device)  # joins torchrun's process group when launched by it
@@ -61,8 +72,9 @@ def run_pretraining(cfg: SimMTMConfig, train: Dataset, val: Dataset | None = Non
         step_model = data_parallel(model, dev)
         sampler = train_sampler(train, seed, drop_last=True)
         val = None if val is None else shard(val)
-    train_loader = make_loader(train, cfg.batch_size, shuffle=True, device=dev,
-                               drop_last=len(train) // W > cfg.batch_size, seed=seed, sampler=sampler)
+    batch_size, drop_last = pretrain_batching(len(train) // W, cfg.batch_size)
+    train_loader = make_loader(train, batch_size, shuffle=True, device=dev, drop_last=drop_last, seed=seed,
+                               sampler=sampler)
     val_loader = None if val is None else make_loader(val, val_batch_size or 2 * cfg.batch_size, shuffle=False, device=dev)
     optimizer = make_optimizer(model, cfg.lr, cfg.weight_decay)
     scaler = grad_scaler(dev, amp_dtype)
@@ -89,6 +101,10 @@ def run_pretraining(cfg: SimMTMConfig, train: Dataset, val: Dataset | None = Non
                  epochs, progress=progress, on_epoch_end=report, start=start,
                  on_state=resumable.save if resumable is not None else None)
     result["seconds"] = time.perf_counter() - t0
+    result["steps"] = len(train_loader) * len(result["history"])  # every epoch, resumed ones included
+    dropped = len(train) // W - len(train_loader) * batch_size if drop_last and sampler is None else 0
+    log(f"[{tag}] {result['steps']} optimizer steps: {len(result['history'])} epoch(s) x {len(train_loader)} "
+        f"batch(es) of up to {batch_size} series" + (f" ({dropped} series left out of each epoch)" if dropped else ""))
     if checkpoint is not None and main:
         save_checkpoint(checkpoint, model, cfg, optimizer=optimizer, epoch=result["best_epoch"],
                         metrics=result["history"][result["best_epoch"]], kind="simmtm", **checkpoint_extra)
