@@ -412,7 +412,7 @@ def _classify_files(args):
     encoder, enc_cfg = load_pretrained(args.source) if args.source else (None, None)
     if encoder is not None and enc_cfg.encoder.kind != args.encoder:
         raise ValueError(f"{args.source} holds a {enc_cfg.encoder.kind} encoder, not --encoder {args.encoder}")
-    print(f"budget: {budget.describe()}")
+    print(f"budget: {budget.describe(pretraining=encoder is None)}")
     classify_files(args.train, args.test, budget=budget, seed=args.seed, out=out, label_column=args.label_column,
                    length=args.length, lengths="pad" if args.pad else "resample", encoder=encoder,
                    encoder_cfg=enc_cfg, encoder_name=args.source, baselines=not args.no_baselines,

@@ -60,9 +60,10 @@ class ClassifyBudget:
         if not 0 < self.val_fraction < 1:
             raise ValueError(f"val_fraction must lie in (0, 1), got {self.val_fraction}")
 
-    def describe(self) -> str:
-        return (f"{self.encoder} encoder; pre-training {self.pretrain_steps} optimizer steps at lr "
-                f"{self.pretrain_lr:g}; fine-tuning {self.finetune_epochs} epochs at lr {self.finetune_lr:g}; "
+    def describe(self, pretraining: bool = True) -> str:
+        pre = (f"pre-training {self.pretrain_steps} optimizer steps at lr {self.pretrain_lr:g}" if pretraining
+               else "no pre-training (a given encoder)")
+        return (f"{self.encoder} encoder; {pre}; fine-tuning {self.finetune_epochs} epochs at lr {self.finetune_lr:g}; "
                 f"batch {self.batch_size} (capped at the data size); validation {self.val_fraction:.0%} of each "
                 f"class of the training file")
 

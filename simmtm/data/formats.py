@@ -92,7 +92,7 @@ def _flag(value: str, tag: str, where: str) -> bool:
 
 def _number(token: str, where: str) -> float:
     token = token.strip()
-    if token in ("?", "NaN", "nan", ""):
+    if token in ("?", "NaN", "nan"):
         return np.nan
     try:
         return float(token)

@@ -60,7 +60,7 @@ def run(folder: str | Path, sets: list[str], seeds: list[int], *, budget: Classi
 
 
 def markdown(saved: dict) -> str:
-    """The results table from the saved JSON: test accuracy (%) mean ± std over seeds per set."""
+    """The results from the saved JSON: what ran, then test accuracy (%) mean ± std over seeds per set."""
     by = {}
     for r in saved["records"]:
         by.setdefault((r["key"]["set"], r["key"]["init"]), []).append(r)
@@ -69,7 +69,17 @@ def markdown(saved: dict) -> str:
         v = 100 * np.array([r[key] for r in rows])
         return f"{v.mean():.2f} ± {v.std():.2f}" if len(v) > 1 else f"{v.mean():.2f}"
 
-    lines = ["| set | train / val / classes | SimMTM pre-trained | random init | 1-NN (train part) | "
+    total = sum(r.get("seconds", 0.0) for r in saved["records"])
+    lines = ["## Your own data: classification of five UCR/UEA sets through `classify --train --test`", "",
+             f"Command: `{saved['command']}` (each (set, seed) is what `python -m simmtm classify --train "
+             f"<set>_TRAIN.ts --test <set>_TEST.ts --seed <seed>` runs; one record per set x seed x init).", "",
+             f"Budget: {saved['budget']}. Device: {saved['device']}, {saved['machine']}; "
+             f"{total / 60:.0f} min of training in total (wall time, shared machine, niced).", "",
+             "Test accuracy (%), mean ± std over seeds (population std); the test file is scored once per run. "
+             "Every method sees the same split: the deep models train on the train part and pick their epoch "
+             "on the validation part; 1-NN is shown on the train part and on the whole training file (it needs "
+             "no validation). Wall time: pre-training + both fine-tunings, summed over seeds.", "",
+             "| set | train / val / classes | SimMTM pre-trained | random init | 1-NN (train part) | "
              "1-NN (whole train file) | seeds | wall time (s) |", "|---|---|---|---|---|---|---|---|"]
     for name, info in saved["sets"].items():
         rows = {m: by.get((name, m), []) for m in METHODS}
@@ -79,6 +89,9 @@ def markdown(saved: dict) -> str:
         lines.append(f"| {name} | {info['n_train']} / {info['n_val']} / {info['classes']} | {cell(rows['simmtm'])} | "
                      f"{cell(rows['random init'])} | {cell(rows['1-NN'])} | "
                      f"{cell(rows['1-NN'], 'accuracy_whole_train')} | {len(rows['simmtm'])} | {seconds:.0f} |")
+    lines += ["", "Data, as `classify` reported it:", ""]
+    for name, info in saved["sets"].items():
+        lines += [f"- {name}: " + "; ".join(n.split("UCR_UEA/")[-1] for n in info["notes"])]
     return "\n".join(lines) + "\n"
 
 
