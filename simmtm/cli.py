@@ -424,7 +424,8 @@ def _predict_args(p):
                    help="a classifier saved by `classify --train`")
     p.add_argument("--data", required=True, help="series to classify (.ts, .npz or .csv; labels optional)")
     p.add_argument("--out", default="predictions.csv", help="CSV: series, [label,] predicted, prob_<label>...")
-    p.add_argument("--label-column", default="label", help="CSV input: the label column's name, if it has one")
+    p.add_argument("--label-column", default=None,
+                   help="CSV input: the label column's name, if it has one (default: the training file's)")
 
 
 def _predict(args):
@@ -436,7 +437,7 @@ def _predict(args):
     if model.input_format is None:
         raise ValueError(f"{args.source} carries no label map or input recipe (a benchmark checkpoint); "
                          f"predict needs a classifier saved by `classify --train`")
-    data = read_series(args.data, label_column=args.label_column)
+    data = read_series(args.data, label_column=args.label_column or model.info.get("label_column", "label"))
     print(data.describe())
     print(f"inputs: {model.input_format.describe(data)}")
     table = prediction_table(model, data, predict_proba(model, data))

@@ -200,6 +200,7 @@ class Classifier(nn.Module):
         self.seq_len, self.n_channels = seq_len, n_channels
         self.labels: tuple | None = None  # labels[k] is class k's label (None: the classes are 0..K-1)
         self.input_format = None  # a simmtm.data.formats.SeriesFormat (None: inputs already [N, L, C])
+        self.info: dict = {}  # what made it (training file, seed, budget, validation accuracy)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_series("x", x, channels=self.n_channels, length=self.seq_len)

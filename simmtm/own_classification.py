@@ -205,7 +205,7 @@ def load_classifier(path: str | Path, map_location: str | torch.device = "cpu") 
 
 def _inputs(model: Classifier, x) -> np.ndarray:
     if isinstance(x, (str, Path)):
-        x = read_series(x)
+        x = read_series(x, label_column=model.info.get("label_column", "label"))
     if model.input_format is not None:
         return model.input_format.apply(x)
     if isinstance(x, SeriesSet):
@@ -295,7 +295,8 @@ def classify_files(train_path: str | Path, test_path: str | Path | None = None, 
         if out is not None:
             model = result["model"].cpu()
             model.labels, model.input_format = data.labels.labels, fmt
-            info = {"train": str(train_path), "seed": seed, "budget": budget.describe(),
+            info = {"train": str(train_path), "label_column": label_column, "seed": seed,
+                    "budget": budget.describe(pretraining=encoder is None),
                     "val_accuracy": result["val_accuracy"], "notes": data.notes}
             path = save_classifier(out, model, replace(cfg, seq_len=fmt.length), data.labels, fmt,
                                    metrics=result["test"] or {}, info=info)

@@ -265,7 +265,12 @@ def test_csv_training_file_with_its_own_label_column(tmp_path, capsys):
     assert main(["classify", "--train", str(tmp_path / "s.csv"), "--label-column", "class", "--no-baselines",
                  "--out", str(tmp_path / "c.pt"), *TINY]) == 0
     assert "no test file" in capsys.readouterr().out
-    assert Classifier.load(tmp_path / "c.pt").labels == ("hi", "lo")
+    clf = Classifier.load(tmp_path / "c.pt")
+    assert clf.labels == ("hi", "lo")
+    assert len(clf.predict(tmp_path / "s.csv")) == 16  # its 'class' column is known from training, not read as values
+    assert main(["predict", "--from", str(tmp_path / "c.pt"), "--data", str(tmp_path / "s.csv"),
+                 "--out", str(tmp_path / "p.csv")]) == 0
+    assert "accuracy against the file's labels" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("argv, message", [
@@ -325,3 +330,24 @@ def test_real_ucr_uea_files(name, n, channels, lengths, classes):
     assert list(LabelMap.fit(data.labels).labels) == classes
     x = SeriesFormat.fit(data).apply(data)
     assert x.shape == (n, lengths[1], channels) and x.dtype == np.float32 and np.isfinite(x).all()
+
+
+def test_small_set_pretraining_counts_every_series_and_reports_steps(capsys):
+    from simmtm.classification import pretrain
+
+    cfg = get_preset("Epilepsy", seq_len=24, n_channels=1, batch_size=32)
+    x = np.random.default_rng(0).normal(size=(50, 24, 1)).astype(np.float32)
+    _, result = pretrain(cfg, x, device="cpu", epochs=2, progress=False)
+    assert result["steps"] == 4  # 2 epochs x 2 batches (32 + 18): the last batch is not dropped
+    assert "[pretrain] 4 optimizer steps: 2 epoch(s) x 2 batch(es) of up to 32 series" in capsys.readouterr().out
+
+
+def test_encoder_used_at_another_length_says_so(capsys):
+    from simmtm.build import build_encoder
+
+    cfg = get_preset("Epilepsy", seq_len=178, n_channels=1)
+    x = np.random.default_rng(0).normal(size=(8, 40, 1)).astype(np.float32)
+    y = np.array([0, 1] * 4)
+    finetune(cfg, {"train": (x, y), "val": (x, y)}, encoder=build_encoder(cfg), epochs=1, device="cpu")
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("note:")]
+    assert lines == ["note: the encoder was trained on series of 178 steps and is fine-tuned here on 40 steps"]

@@ -255,17 +255,14 @@ def read_csv(path: str | Path, *, label_column: str | None = "label") -> SeriesS
         labels = df.pop(label_column).str.strip().to_numpy(dtype=object)
     if df.shape[1] == 0:
         raise ValueError(f"{path}: no value columns")
-    values = np.full(df.shape, np.nan)
-    for j, column in enumerate(df.columns):
-        for i, cell in enumerate(df[column]):
-            cell = cell.strip()
-            if cell in ("", "?", "NaN", "nan", "NA"):
-                continue
-            try:
-                values[i, j] = float(cell)
-            except ValueError:
-                hint = "" if label_column in columns else f" (is it the label column? pass its name as the label column)"
-                raise ValueError(f"{path}, line {i + 2}: column {column!r} holds {cell!r}, not a number{hint}") from None
+    cells = df.apply(lambda col: col.str.strip())
+    values = cells.apply(pd.to_numeric, errors="coerce").to_numpy(dtype=np.float64)  # [N, L]
+    bad = np.isnan(values) & ~cells.isin(("", "?", "NaN", "nan", "NA")).to_numpy()
+    if bad.any():
+        i, j = np.argwhere(bad)[0]
+        column = df.columns[j]
+        hint = "" if label_column in columns else " (is it the label column? pass its name as the label column)"
+        raise ValueError(f"{path}, line {i + 2}: column {column!r} holds {cells.iat[i, j]!r}, not a number{hint}")
     if labels is not None:
         labels = np.array([_as_number(v) for v in labels], dtype=object)
     return _from_rows(values[:, :, None], labels, str(path))
