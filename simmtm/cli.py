@@ -352,7 +352,7 @@ def _classify_args(p):
     p.add_argument("--root", default="data", help="folder holding Epilepsy_UCI/, SleepEEG_subset/, Gesture_TFC/")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4], help="--setting: the seeds")
     p.add_argument("--seed", type=int, default=0, help="--train: seed of the validation split and the training")
-    p.add_argument("--pretrain-epochs", type=_positive, default=10, help="--setting: pre-training epochs")
+    p.add_argument("--pretrain-epochs", type=_positive, default=None, help="--setting: pre-training epochs (default 10)")
     p.add_argument("--pretrain-steps", type=_positive, default=None,
                    help="--train: pre-training optimizer steps (default 500)")
     p.add_argument("--finetune-epochs", type=_positive, default=None, help="default 100")
@@ -379,10 +379,16 @@ def _classify_args(p):
 def _classify(args):
     if (args.train is None) == (args.setting is None):
         raise ValueError("give either --train TRAIN_FILE (your own data) or --setting NAME (a benchmark study)")
+    own = {"--test": args.test, "--pretrain-steps": args.pretrain_steps, "--batch-size": args.batch_size,
+           "--length": args.length, "--pad": args.pad or None, "--no-baselines": args.no_baselines or None}
+    study_only = {"--pretrain-epochs": args.pretrain_epochs, "--pretrain-once": args.pretrain_once or None,
+                  "--max-pretrain": args.max_pretrain, "--save-pretrained": args.save_pretrained}
+    wrong = [k for k, v in (study_only if args.train is not None else own).items() if v is not None]
+    if wrong:
+        raise ValueError(f"{', '.join(wrong)} go(es) with {'--setting' if args.train is not None else '--train'}, "
+                         f"not {'--train' if args.train is not None else '--setting'}")
     if args.train is not None:
         return _classify_files(args)
-    if args.test is not None:
-        raise ValueError("--test goes with --train; a --setting brings its own test split")
     from simmtm.config import get_preset
     from simmtm.experiments.classification import study
     from simmtm.pretrained import load_pretrained
@@ -396,7 +402,7 @@ def _classify(args):
     study(args.setting, args.root, cfg, args.seeds, encoder=encoder, encoder_name=args.source,
           save_pretrained=_writable(args.save_pretrained) if args.save_pretrained else None,
           out=_writable(args.out or f"results/classification_{args.setting}_{args.encoder}.md"),
-          pretrain_epochs=args.pretrain_epochs, finetune_epochs=args.finetune_epochs or 100, lr=args.lr or 1e-4,
+          pretrain_epochs=args.pretrain_epochs or 10, finetune_epochs=args.finetune_epochs or 100, lr=args.lr or 1e-4,
           pretrain_once=args.pretrain_once, max_pretrain=args.max_pretrain, device=args.device,
           command=_command_line(args))
 

@@ -254,8 +254,8 @@ def classify_files(train_path: str | Path, test_path: str | Path | None = None, 
                    label_column: str = "label", length: int | None = None, lengths: str = "resample",
                    encoder: nn.Module | None = None, encoder_cfg: SimMTMConfig | None = None,
                    encoder_name: str | None = None, baselines: bool = True, device: str = "auto",
-                   log: Callable[[str], None] = print, progress: bool = False, record: Callable[[str, Callable[[], dict]], dict] | None = None
-                   ) -> dict[str, Any]:
+                   log: Callable[[str], None] = print, progress: bool = False,
+                   record: Callable[[str, Callable[[], dict]], dict] | None = None) -> dict[str, Any]:
     """The ``classify`` command (module docstring). Returns a report: data notes, split sizes,
     and per method (``simmtm``, ``random init``, ``1-NN``) its validation and test accuracy.
 
@@ -285,6 +285,7 @@ def classify_files(train_path: str | Path, test_path: str | Path | None = None, 
                               "notes": data.notes, "labels": list(data.labels.labels), "seed": seed,
                               "budget": asdict(budget), "n_train": len(splits["train"][1]),
                               "n_val": len(splits["val"][1]), "input_format": fmt.to_dict(), "methods": {}}
+
     def simmtm() -> dict:
         t0 = time.perf_counter()
         result = train_pretrained(cfg, budget, splits, K, seed=seed, device=device, encoder=encoder, log=log,
