@@ -11,8 +11,8 @@ from simmtm import Classifier
 from simmtm.classification import finetune, stratified_split
 from simmtm.cli import main
 from simmtm.config import get_preset
-from simmtm.data.formats import (LabelMap, SeriesFormat, SeriesSet, fill_missing, read_csv, read_npz, read_series,
-                                 read_ts, resample)
+from simmtm.data.formats import (LabelMap, SeriesFormat, SeriesSet, fill_missing, load_labelled, read_csv, read_npz,
+                                 read_series, read_ts, resample)
 from simmtm.own_classification import ClassifyBudget, classify_files, nearest_neighbour, pretrain_epochs
 from simmtm.pretraining import pretrain_batching
 
@@ -66,6 +66,14 @@ def test_ts_multivariate_missing_and_unequal_lengths(tmp_path):
     assert np.isnan(data.series[0][2, 0]) and data.series[0][2, 1] == 30.0
     np.testing.assert_array_equal(data.series[1], [[5, 7], [6, 8]])
     assert list(data.labels) == ["up", "down"]
+
+
+def test_load_labelled_gives_channels_last_float32_unscaled(tmp_path):
+    x, y, note = load_labelled(write(tmp_path, "multi.ts", "\ufeff" + MULTIVARIATE))  # a byte-order mark is fine
+    assert x.shape == (2, 3, 2) and x.dtype == np.float32 and list(y) == ["up", "down"]
+    np.testing.assert_allclose(x[0], [[1, 10], [2, 20], [2, 30]])  # the missing last value repeats the one before
+    np.testing.assert_allclose(x[1], [[5, 7], [5.5, 7.5], [6, 8]])  # 2 steps resampled to 3
+    assert "1 of 2 series resampled" in note and "1 missing values filled" in note
 
 
 def test_ts_timestamped_values_keep_file_order(tmp_path):

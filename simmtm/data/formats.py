@@ -128,7 +128,7 @@ def read_ts(path: str | Path) -> SeriesSet:
     path = Path(path)
     header: dict[str, Any] = {}
     series, labels, in_data = [], [], False
-    with open(path, encoding="utf-8", errors="replace") as fh:
+    with open(path, encoding="utf-8-sig", errors="replace") as fh:  # -sig: a byte-order mark is not a data line
         for n, raw in enumerate(fh, start=1):
             line = raw.strip()
             where = f"{path}, line {n}"
@@ -303,6 +303,16 @@ def read_series(path: str | Path, *, label_column: str | None = "label") -> Seri
     if suffix == ".csv":
         return read_csv(path, label_column=label_column)
     raise ValueError(f"{path}: unknown format {suffix!r}; series files are {', '.join(SUFFIXES)}")
+
+
+def load_labelled(path: str | Path, *, label_column: str | None = "label", length: int | None = None,
+                  lengths: LengthPolicy = "resample") -> tuple[np.ndarray, np.ndarray | None, str]:
+    """One call from a file to arrays: ``X`` ``[N, L, C]`` float32 (missing values filled, every
+    series brought to ``length`` steps, default the longest; NOT standardised), the labels as
+    given (None if the file has none), and one line saying what was done."""
+    data = read_series(path, label_column=label_column)
+    fmt = SeriesFormat(int(length or data.lengths.max()), data.n_channels, lengths)
+    return fmt.apply(data), data.labels, f"{data.describe()}; {fmt.describe(data)}"
 
 
 # --------------------------------------------------------------------------- labels
