@@ -34,13 +34,15 @@ from simmtm.resume import ResumeState
 
 
 def pretrain_batching(n: int, batch_size: int) -> tuple[int, bool]:
-    """``(batch size, drop_last)`` for ``n`` training series: the batch is capped at ``n``, and
-    the last incomplete batch is kept unless it would hold a single series (contrastive and
-    BatchNorm statistics need two). So 50 series at batch 32 make 2 steps an epoch, not 1."""
+    """``(batch size, drop_last)`` for ``n`` training series: the batch is capped at ``n``. A small
+    set (fewer than 10 full batches) keeps its last incomplete batch, unless it would hold a single
+    series (contrastive and BatchNorm statistics need two): 50 series at batch 32 make 2 steps an
+    epoch, not 1. A larger set drops it, as the official code and every committed benchmark run did
+    (at most a tenth of an epoch's series, a different part each epoch)."""
     if n < 1:
         raise ValueError("no training series to pre-train on")
     batch_size = min(batch_size, n)
-    return batch_size, n % batch_size == 1 and n > 1
+    return batch_size, n // batch_size >= 10 or (n % batch_size == 1 and n > 1)
 
 
 def run_pretraining(cfg: SimMTMConfig, train: Dataset, val: Dataset | None = None, *, device: str = "auto",

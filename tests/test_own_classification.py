@@ -207,6 +207,8 @@ def test_pretrain_batching_keeps_the_last_incomplete_batch():
     assert pretrain_batching(50, 32) == (32, False)  # 2 steps an epoch, none dropped
     assert pretrain_batching(20, 32) == (20, False)  # capped at the data size
     assert pretrain_batching(33, 32) == (32, True)  # a last batch of one series is dropped
+    assert pretrain_batching(330, 32) == (32, True)  # 10 full batches: the last incomplete one is dropped, as before
+    assert pretrain_batching(319, 32) == (32, False)  # 9 full batches: kept
     assert pretrain_epochs(50, 32, 500) == 250 and pretrain_epochs(33, 32, 10) == 10
 
 
