@@ -25,7 +25,7 @@ from simmtm.anomaly.metrics import roc_auc
 from simmtm.anomaly.model import MaskedAutoencoder, SelfDistilledMAE, TokenDecoder
 from simmtm.anomaly.scoring import discrepancy_cells, reconstruction_cells, score_windows
 from simmtm.encoders import ChannelIndependentTransformer
-from simmtm.engine import fit, make_optimizer, resolve_device
+from simmtm.engine import FiniteGuard, fit, make_optimizer, resolve_device
 
 DETECTORS = ("sdmae", "mae")
 
@@ -118,7 +118,8 @@ def _epoch(model: nn.Module, cfg: AnomalyConfig, x: torch.Tensor, labels: torch.
     order = torch.randperm(len(x), generator=generator, device=x.device)
     weight = warmup_weight(epoch, cfg.warmup_epochs)
     sums: dict[str, torch.Tensor] = {}
-    for index in order.split(cfg.batch_size):
+    guard = FiniteGuard(x.device, optimizer)  # the first non-finite loss stops the run
+    for step, index in enumerate(order.split(cfg.batch_size)):
         xb, yb = x[index], labels[index]
         mask = anomaly_mask(tuple(xb.shape), cfg.mask_ratio, cfg.strategy, patch_len=cfg.patch_len, generator=generator)
         if isinstance(model, SelfDistilledMAE):
@@ -128,12 +129,14 @@ def _epoch(model: nn.Module, cfg: AnomalyConfig, x: torch.Tensor, labels: torch.
         else:
             loss = reconstruction_loss(model(xb, mask), xb, mask, yb)
             terms = {}
+        guard.check(step, loss)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
         optimizer.step()
         for k, v in {"loss": loss.detach(), **terms}.items():
             sums[k] = sums.get(k, 0) + v * len(index)
+    guard.flush()
     return {k: v.item() / len(x) for k, v in sums.items()}
 
 
