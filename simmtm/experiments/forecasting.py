@@ -26,6 +26,8 @@ from simmtm.config import SimMTMConfig, TransformerConfig
 from simmtm.data.forecasting import ForecastingData
 from simmtm.experiments.paper import paper_numbers
 from simmtm.experiments.records import RecordStore, dump_json, atomic_write_text, mean_std, run_folder
+from simmtm.folderlock import hold
+from simmtm.preflight import check_horizons
 
 INITS = ("SimMTM", "random init")
 TIMING = ("seconds",)  # record fields that differ between an unbroken and a resumed study
@@ -173,8 +175,7 @@ def study(pre_cfg: SimMTMConfig, pre_data: ForecastingData, target: ForecastingD
     unknown = [i for i in inits if i not in INITS]
     if unknown or not inits:
         raise ValueError(f"inits must be a non-empty subset of {INITS}, got {inits}")
-    if not horizons or min(horizons) < 1:
-        raise ValueError(f"horizons must be positive, got {horizons}")
+    check_horizons(target, horizons, pre_cfg.seq_len)  # every horizon, before any training
     if not seeds:
         raise ValueError("give at least one seed")
     out = Path(out)
@@ -376,11 +377,26 @@ def sweep(base_cfg: SimMTMConfig, data: ForecastingData, variants: dict[str, dic
           log: Callable[..., None] = print) -> list[dict]:
     """Each named variant (overrides of :func:`apply_overrides`) pre-trained and fine-tuned on
     ``data`` at one horizon and seed; the test split is NOT evaluated. Writes ``out`` with the
-    variants ranked by validation MSE; returns one row per variant."""
-    out = Path(out)
+    variants ranked by validation MSE; returns one row per variant. Every variant and the
+    horizon are checked before the first one trains; the sweep's folder is held (locked) by
+    this process until it ends."""
+    resolved = {}
+    for name, overrides in variants.items():
+        try:
+            resolved[name] = apply_overrides(base_cfg, budget, overrides)
+        except (ValueError, TypeError) as err:
+            raise ValueError(f"variant {name!r}: {' '.join(str(err).split())}") from None
+        check_horizons(data, [horizon], resolved[name][0].seq_len)
+    with hold(run_folder(out)):
+        return _sweep(base_cfg, data, variants, resolved, horizon=horizon, seed=seed, out=Path(out), budget=budget,
+                      device=device, checkpoints=checkpoints, progress=progress, command=command, log=log)
+
+
+def _sweep(base_cfg, data, variants, resolved, *, horizon, seed, out, budget, device, checkpoints, progress, command,
+           log) -> list[dict]:
     rows = []
     for name, overrides in variants.items():
-        cfg, bud = apply_overrides(base_cfg, budget, overrides)
+        cfg, bud = resolved[name]
         sub = run_folder(out) / f"{name}.md"
         records = study(cfg, data, data, [horizon], [seed], out=sub, budget=bud, device=device,
                         checkpoints=Path(checkpoints) / out.stem, inits=("SimMTM",), evaluate_test=False,
