@@ -70,7 +70,7 @@ class DateReport:
         if not self.n_gaps:
             return None
         return (f"{self.n_gaps} gap(s) in the {self.frequency or self.step} time stamps, the largest "
-                f"{_span(self.largest_gap)} before row {self.largest_gap_at}")
+                f"{_span(self.largest_gap)} before row {self.largest_gap_at} (line {self.largest_gap_at + 2})")
 
 
 def _span(delta: pd.Timedelta | None) -> str:
