@@ -17,13 +17,15 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Literal, Union
 
 
-def _int(name: str, value: Any, low: int = 1) -> None:
+def check_int(name: str, value: Any, low: int = 1) -> None:
+    """``value`` is an integer >= ``low`` (ValueError naming ``name`` otherwise)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
         raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
 
 
-def _real(name: str, value: Any, *, low: float | None = None, high: float | None = None, low_open: bool = False,
+def check_real(name: str, value: Any, *, low: float | None = None, high: float | None = None, low_open: bool = False,
           high_open: bool = True) -> None:
+    """``value`` is a finite number within the bounds (open or closed; ValueError naming ``name``)."""
     ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
     ok = ok and (low is None or (value > low if low_open else value >= low))
     ok = ok and (high is None or (value < high if high_open else value <= high))
@@ -33,17 +35,19 @@ def _real(name: str, value: Any, *, low: float | None = None, high: float | None
         raise ValueError(f"{name} must be a finite number{' ' + rule if rule else ''}, got {value!r}")
 
 
-def _choice(name: str, value: Any, choices: tuple) -> None:
+def check_choice(name: str, value: Any, choices: tuple) -> None:
+    """``value`` is one of ``choices``."""
     if value not in choices:
         raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}, got {value!r}")
 
 
-def _sizes(name: str, values: Any, length: int | None = None, low: int = 1) -> None:
+def check_sizes(name: str, values: Any, length: int | None = None, low: int = 1) -> None:
+    """``values`` is a non-empty tuple (of ``length``) of integers >= ``low``."""
     if not isinstance(values, (tuple, list)) or not values or (length is not None and len(values) != length):
         size = f"{length} " if length is not None else ""
         raise ValueError(f"{name} must be a non-empty tuple of {size}integers, got {values!r}")
     for v in values:
-        _int(f"every {name} entry", v, low)
+        check_int(f"every {name} entry", v, low)
 
 
 @dataclass(frozen=True)
@@ -61,12 +65,12 @@ class TransformerConfig:
 
     def __post_init__(self):
         for name in ("d_model", "n_heads", "n_layers", "d_ff", "patch_len"):
-            _int(name, getattr(self, name))
+            check_int(name, getattr(self, name))
         if self.d_model % self.n_heads:
             raise ValueError(f"d_model ({self.d_model}) must be a multiple of n_heads ({self.n_heads})")
         for name in ("dropout", "attn_dropout"):
-            _real(name, getattr(self, name), low=0, high=1)
-        _choice("kind", self.kind, ("transformer",))
+            check_real(name, getattr(self, name), low=0, high=1)
+        check_choice("kind", self.kind, ("transformer",))
 
 
 @dataclass(frozen=True)
@@ -80,14 +84,14 @@ class CNNConfig:
     kind: Literal["cnn"] = "cnn"
 
     def __post_init__(self):
-        _sizes("channels", self.channels)
+        check_sizes("channels", self.channels)
         for name in ("kernel_sizes", "strides"):
-            _sizes(name, getattr(self, name), len(self.channels))
+            check_sizes(name, getattr(self, name), len(self.channels))
         if not isinstance(self.dropouts, (tuple, list)) or len(self.dropouts) != len(self.channels):
             raise ValueError(f"dropouts must be a tuple of {len(self.channels)} numbers, got {self.dropouts!r}")
         for p in self.dropouts:
-            _real("every dropouts entry", p, low=0, high=1)
-        _choice("kind", self.kind, ("cnn",))
+            check_real("every dropouts entry", p, low=0, high=1)
+        check_choice("kind", self.kind, ("cnn",))
 
 
 @dataclass(frozen=True)
@@ -100,10 +104,10 @@ class ResNetConfig:
     kind: Literal["resnet"] = "resnet"
 
     def __post_init__(self):
-        _sizes("channels", self.channels)
+        check_sizes("channels", self.channels)
         for name in ("strides", "kernel_sizes"):
-            _sizes(name, getattr(self, name), len(self.channels))
-        _choice("kind", self.kind, ("resnet",))
+            check_sizes(name, getattr(self, name), len(self.channels))
+        check_choice("kind", self.kind, ("resnet",))
 
 
 EncoderConfig = Union[TransformerConfig, CNNConfig, ResNetConfig]
@@ -152,25 +156,25 @@ class SimMTMConfig:
 
     def __post_init__(self):
         for name in ("seq_len", "n_channels", "proj_dim", "n_views", "batch_size", "epochs"):
-            _int(name, getattr(self, name))
+            check_int(name, getattr(self, name))
         for name in ("proj_hidden", "similarity_chunk"):
             if getattr(self, name) is not None:
-                _int(name, getattr(self, name))
-        _int("seed", self.seed, low=-(2**63))
+                check_int(name, getattr(self, name))
+        check_int("seed", self.seed, low=-(2**63))
         if not isinstance(self.encoder, (TransformerConfig, CNNConfig, ResNetConfig)):
             raise ValueError(f"encoder must be a TransformerConfig, CNNConfig or ResNetConfig, got {self.encoder!r}")
-        _choice("method", self.method, ("simmtm", "simclr", "simclr-mask", "vicreg", "barlow", "masked"))
-        _choice("projector", self.projector, ("flatten", "pooled"))
-        _choice("decoder", self.decoder, ("flatten", "pointwise"))
-        _choice("mask_kind", self.mask_kind, ("geometric", "random", "tail", "head"))
-        _real("mask_ratio", self.mask_ratio, low=0, high=1, low_open=True)
-        _real("mean_span", self.mean_span, low=0, low_open=True, high=None)
-        _real("temperature", self.temperature, low=0, low_open=True, high=None)
-        _real("lr", self.lr, low=0, low_open=True, high=None)
-        _real("weight_decay", self.weight_decay, low=0, high=None)
+        check_choice("method", self.method, ("simmtm", "simclr", "simclr-mask", "vicreg", "barlow", "masked"))
+        check_choice("projector", self.projector, ("flatten", "pooled"))
+        check_choice("decoder", self.decoder, ("flatten", "pointwise"))
+        check_choice("mask_kind", self.mask_kind, ("geometric", "random", "tail", "head"))
+        check_real("mask_ratio", self.mask_ratio, low=0, high=1, low_open=True)
+        check_real("mean_span", self.mean_span, low=0, low_open=True, high=None)
+        check_real("temperature", self.temperature, low=0, low_open=True, high=None)
+        check_real("lr", self.lr, low=0, low_open=True, high=None)
+        check_real("weight_decay", self.weight_decay, low=0, high=None)
         if self.loss_weighting != "auto":
             try:
-                _real("loss_weighting", self.loss_weighting, low=0, high=None)
+                check_real("loss_weighting", self.loss_weighting, low=0, high=None)
             except ValueError:
                 raise ValueError(f"loss_weighting must be 'auto' or a finite number >= 0, got {self.loss_weighting!r}") from None
         patch = getattr(self.encoder, "patch_len", 1)

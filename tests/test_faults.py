@@ -186,6 +186,18 @@ def test_resume_with_other_settings_is_refused_naming_each_difference(work, caps
     assert code == 2 and "is a finished run (no resume state is left): nothing to resume" in _one_line(err)
 
 
+def test_finetune_resume_reports_finished_horizons_from_their_checkpoints(work, capsys):
+    argv = ["finetune", *TINY, "--epochs", "1", "--pred-len", "8", "--out", "ft"]
+    code, out, err = _run(argv, capsys)
+    assert code == 0, err
+    first = next(line for line in out.splitlines() if line.startswith("ok H=8 (random): test MSE"))
+    assert not resume_path(work / "ft/ok_H8_random.pt").exists()
+    code, out, err = _run([*argv, "--resume"], capsys)
+    assert code == 0, err
+    mse = first.split("test MSE ")[1].split(" ")[0]
+    assert f"ok H=8 (random): finished before: test MSE {mse}" in out
+
+
 # --- 3. non-finite training stops at once; non-finite arguments refused ------------------------------
 
 def test_a_diverging_run_stops_with_exit_2_and_keeps_the_good_checkpoint(work, capsys):

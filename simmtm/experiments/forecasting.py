@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from simmtm.config import SimMTMConfig, TransformerConfig
+from simmtm.config import SimMTMConfig, TransformerConfig, check_int, check_real
 from simmtm.data.forecasting import ForecastingData
 from simmtm.experiments.paper import paper_numbers
 from simmtm.experiments.records import RecordStore, dump_json, atomic_write_text, mean_std, run_folder
@@ -51,10 +51,12 @@ class StudyBudget:
 
     def __post_init__(self):
         for name in ("pretrain_epochs", "finetune_epochs", "batch_size", "patience"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.lr <= 0:
-            raise ValueError(f"lr must be > 0, got {self.lr}")
+            check_int(name, getattr(self, name))
+        for name in ("pretrain_windows", "finetune_windows"):
+            if getattr(self, name) is not None:
+                check_int(name, getattr(self, name))
+        check_real("lr", self.lr, low=0, low_open=True, high=None)
+        check_real("head_dropout", self.head_dropout, low=0, high=1)
 
 
 BUDGETS: dict[str, StudyBudget] = {
