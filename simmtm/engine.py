@@ -8,7 +8,9 @@ Every training step's loss is checked before the update: the first non-finite on
 with :class:`NonFiniteLossError` (epoch, step and learning rate in its one line), before the
 weights take it in, so no checkpoint or resume state is ever written from a diverged model. On
 the CPU the check is immediate; on an accelerator the first bad step is recorded on the device
-and reported at the next sync (a progress refresh or the end of the epoch).
+and reported at the next sync (a progress refresh or the end of the epoch). Under torchrun the
+check is collective, at the end of the epoch (every process stops together, none waits forever
+for another; the epoch's updates are then discarded with the run, as nothing is saved from it).
 """
 from __future__ import annotations
 
@@ -24,16 +26,16 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
 from simmtm.device import resolve_device  # noqa: F401  (part of the engine's API)
-from simmtm.distributed import sum_across_ranks
+from simmtm.distributed import is_distributed, sum_across_ranks
 
 
 class NonFiniteLossError(ValueError):
     """Training stopped at the first non-finite loss (a user-caused failure: lr, data, precision)."""
 
-    def __init__(self, step: int, loss: float, lr: float | None, epoch: int | None = None):
+    def __init__(self, step: int, loss: float | None, lr: float | None, epoch: int | None = None):
         self.step, self.loss, self.lr, self.epoch = step, loss, lr, epoch
         where = (f"epoch {epoch}, " if epoch is not None else "") + f"step {step}"
-        super().__init__(f"training stopped: non-finite loss ({loss}) at {where}"
+        super().__init__(f"training stopped: non-finite loss{f' ({loss})' if loss is not None else ''} at {where}"
                          + (f" (lr {lr:g})" if lr is not None else "")
                          + "; nothing was saved from it (lower the learning rate, or check the data for extreme values)")
 
@@ -48,7 +50,9 @@ class FiniteGuard:
     _NONE = 2**62
 
     def __init__(self, device: torch.device, optimizer: torch.optim.Optimizer | None = None):
-        self.immediate = torch.device(device).type == "cpu"
+        self.device = torch.device(device)
+        self.collective = is_distributed()
+        self.immediate = self.device.type == "cpu" and not self.collective
         self.lr = optimizer.param_groups[0]["lr"] if optimizer is not None and optimizer.param_groups else None
         self.first: torch.Tensor | None = None
 
@@ -61,9 +65,19 @@ class FiniteGuard:
         step_or_none = torch.where(torch.isfinite(loss).all(), self._NONE, step)
         self.first = step_or_none if self.first is None else torch.minimum(self.first, step_or_none)
 
-    def flush(self) -> None:
-        if self.first is not None and (first := int(self.first)) != self._NONE:
-            raise NonFiniteLossError(first, float("nan"), self.lr)
+    def flush(self, final: bool = True) -> None:
+        """Raise if a step so far had a non-finite loss; under torchrun only at the epoch's end
+        (``final``), with the first such step over every process (so that all stop together)."""
+        if self.collective and not final:
+            return
+        first = self.first
+        if self.collective:
+            import torch.distributed as dist
+
+            first = (first if first is not None else torch.tensor(self._NONE, device=self.device)).reshape(1).long()
+            dist.all_reduce(first, op=dist.ReduceOp.MIN)
+        if first is not None and (step := int(first.reshape(-1)[0])) != self._NONE:
+            raise NonFiniteLossError(step, None, self.lr)
 
 
 def make_loader(dataset: Dataset, batch_size: int, *, shuffle: bool, device: torch.device | str = "cpu",
@@ -146,7 +160,7 @@ def pretrain_one_epoch(model: nn.Module, loader: DataLoader, optimizer: torch.op
         _accumulate(sums, out, len(x))
         n += len(x)
         if progress and step % log_every == 0:
-            guard.flush()
+            guard.flush(final=False)
             bar.set_postfix(loss=f"{out.loss.item():.4f}")
     guard.flush()
     return _means(sums, n)

@@ -213,6 +213,19 @@ def test_a_diverging_run_stops_with_exit_2_and_keeps_the_good_checkpoint(work, c
     assert code == 2 and "argument --lr: must be a finite number > 0, got inf" in _one_line(err)
 
 
+def test_the_deferred_guard_reports_the_first_bad_step():
+    from simmtm.engine import FiniteGuard, NonFiniteLossError
+
+    guard = FiniteGuard(torch.device("cpu"))
+    guard.immediate = False  # the accelerator path: no host sync per step
+    for step, loss in enumerate([1.0, 2.0, float("inf"), float("nan"), 3.0]):
+        guard.check(step, torch.tensor(loss))
+    with pytest.raises(NonFiniteLossError, match="non-finite loss at step 2"):
+        guard.flush()
+    with pytest.raises(NonFiniteLossError, match=r"non-finite loss \(inf\) at step 0"):
+        FiniteGuard(torch.device("cpu")).check(0, torch.tensor(float("inf")))
+
+
 def test_nan_weights_are_never_written(tmp_path):
     cfg = get_preset("tiny", seq_len=32, n_channels=2)
     model = build_simmtm(cfg)
