@@ -417,6 +417,21 @@ def test_a_corrupt_study_record_is_named_and_redone(work, capsys):
     assert "seed 0 H=8 random init" in out and "seed 0 H=8 SimMTM" not in out  # only that unit redone
 
 
+def test_a_corrupt_pretrained_checkpoint_in_a_study_is_named_and_its_pretraining_redone(work, capsys):
+    code, _, err = _run(STUDY, capsys)
+    assert code == 0, err
+    checkpoint = work / "cks/t/pretrain_seed0.pt"
+    record = json.loads((work / "res/t/unit=pretrain,seed=0.json").read_text())
+    (work / "res/t/unit=finetune,seed=0,horizon=8,init=SimMTM.json").unlink()  # a unit that needs the encoder
+    checkpoint.write_bytes(checkpoint.read_bytes()[:1000])
+    code, out, err = _run(STUDY, capsys)
+    assert code == 0, err
+    assert f"[study] {checkpoint.relative_to(work)} is unreadable (corrupt or not a simmtm checkpoint" in out
+    assert "that pre-training is redone" in out
+    redone = json.loads((work / "res/t/unit=pretrain,seed=0.json").read_text())
+    assert redone["weights_sha256"] == record["weights_sha256"]  # the same pre-training, made again
+
+
 def test_ctrl_c_in_a_study_says_finished_units_are_kept(work, capsys, monkeypatch):
     import simmtm.forecasting as forecasting
 

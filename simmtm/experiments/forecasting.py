@@ -108,6 +108,17 @@ def weights_digest(path: Path) -> str:
     return h.hexdigest()
 
 
+def _readable_digest(checkpoint: Path, log) -> str | None:
+    """:func:`weights_digest` of ``checkpoint``, or None if it is missing or unreadable (said)."""
+    if not checkpoint.is_file():
+        return None
+    try:
+        return weights_digest(checkpoint)
+    except ValueError as err:
+        log(f"[study] {checkpoint} is unreadable ({' '.join(str(err).split())}); that pre-training is redone")
+        return None
+
+
 def _pretrained_encoder(store: RecordStore, cfg: SimMTMConfig, data: ForecastingData, seed: int,
                         budget: StudyBudget, checkpoint: Path, *, device: str, progress: bool, command: str, log):
     """The encoder of pre-training unit ``seed``: from its checkpoint if that unit finished (and
@@ -117,7 +128,7 @@ def _pretrained_encoder(store: RecordStore, cfg: SimMTMConfig, data: Forecasting
 
     key = {"unit": "pretrain", "seed": seed}
     record = store.get(key)
-    if record is None or not checkpoint.is_file() or weights_digest(checkpoint) != record["weights_sha256"]:
+    if record is None or _readable_digest(checkpoint, log) != record["weights_sha256"]:
         log(f"[study] pre-training seed {seed} on {data.name} ({budget.pretrain_epochs} epochs)")
         t0 = time.perf_counter()
         _, result = pretrain(cfg, data, device=device, epochs=budget.pretrain_epochs, seed=seed,
@@ -186,6 +197,8 @@ def study(pre_cfg: SimMTMConfig, pre_data: ForecastingData, target: ForecastingD
                           "budget": asdict(budget), "evaluate_test": evaluate_test,
                           **({"pretrained_from": str(pretrained_from)} if pretrained_from else {})})
     ckpt_dir = Path(checkpoints) / out.stem
+    ckpt_lock = RecordStore(ckpt_dir)  # its checkpoints are this process's too (another --out may share the stem)
+    ckpt_lock.lock()
     pre_store, pre_ckpt_dir = store, ckpt_dir
     if pretrained_from is not None:
         pre_store, pre_ckpt_dir = _shared_pretraining(Path(pretrained_from), pre_cfg, pre_data, budget, checkpoints)
