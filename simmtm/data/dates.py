@@ -78,7 +78,7 @@ def _span(delta: pd.Timedelta | None) -> str:
 
 
 def _as_index(dates: Any) -> pd.DatetimeIndex:
-    return dates if isinstance(dates, pd.DatetimeIndex) else pd.DatetimeIndex(dates)
+    return dates if isinstance(dates, pd.DatetimeIndex) else parse_dates(dates)
 
 
 def _ns(index: pd.DatetimeIndex) -> np.ndarray:
@@ -95,7 +95,10 @@ def parse_dates(values: Any, *, name: str = "date") -> pd.DatetimeIndex:
     if pd.api.types.is_datetime64_any_dtype(series):
         return pd.DatetimeIndex(series)
     try:
-        parsed = pd.to_datetime(series, errors="coerce")
+        try:
+            parsed = pd.to_datetime(series, errors="coerce")
+        except ValueError:  # stamps with different UTC offsets: compare them in UTC
+            parsed = pd.to_datetime(series, errors="coerce", utc=True)
     except (ValueError, TypeError, OverflowError) as err:
         raise ValueError(f"the {name} column does not hold time stamps ({' '.join(str(err).split())})") from None
     bad = np.flatnonzero(parsed.isna().to_numpy())
