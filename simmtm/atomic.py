@@ -32,10 +32,13 @@ def write_failed(path: Path, err: OSError) -> OSError:
     return failed
 
 
-def atomic_write(path: str | Path, write: Callable[[IO[bytes]], Any]) -> Path:
+def atomic_write(path: str | Path, write: Callable[[IO[bytes]], Any], *,
+                 before_replace: Callable[[], Any] | None = None) -> Path:
     """Write ``path`` whole or not at all: ``write(f)`` fills a binary temp file, which then
-    replaces ``path``. On any failure (including Ctrl-C) the temp file is removed and ``path``
-    is left as it was; an ``OSError`` (full disk, ...) is re-raised as one line naming ``path``."""
+    replaces ``path`` (``before_replace()`` runs once the temp file is safely on disk, e.g. to
+    keep the old file under another name). On any failure (including Ctrl-C) the temp file is
+    removed and ``path`` is left as it was; an ``OSError`` (full disk, ...) is re-raised as one
+    line naming ``path``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = temp_path(path)
@@ -44,6 +47,8 @@ def atomic_write(path: str | Path, write: Callable[[IO[bytes]], Any]) -> Path:
             write(f)
             f.flush()
             os.fsync(f.fileno())
+        if before_replace is not None:
+            before_replace()
         os.replace(tmp, path)
     except BaseException as err:
         tmp.unlink(missing_ok=True)

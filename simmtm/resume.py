@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from simmtm.atomic import atomic_write
 from simmtm.distributed import gather_objects, rank, world_size
 from simmtm.serialization import UnsafeFileError, load_pt, numpy_random_state, plain_random_states
 
@@ -38,13 +39,11 @@ def previous_path(path: Path) -> Path:
 
 def atomic_save(payload: dict, path: Path) -> None:
     """Write ``path`` atomically (:mod:`simmtm.atomic`), keeping the last good file as ``.prev.pt``."""
-    def write(f):
-        torch.save(payload, f)
-        if path.exists():  # the new state is complete on disk before the old one moves aside
+    def keep_previous():  # once the new state is complete on disk
+        if path.exists():
             path.replace(previous_path(path))
 
-    from simmtm.atomic import atomic_write
-    atomic_write(path, write)
+    atomic_write(path, lambda f: torch.save(payload, f), before_replace=keep_previous)
 
 
 def _flat(d: dict, prefix: str = "") -> dict[str, Any]:
