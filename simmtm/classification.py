@@ -179,7 +179,10 @@ def finetune(cfg: SimMTMConfig, splits: dict[str, Split], *, encoder: nn.Module 
         raise ValueError("resume=True needs the checkpoint path of the run to resume")
     resumable = None if checkpoint is None else ResumeState(
         checkpoint, {"model": model, "optimizer": optimizer}, {"shuffle": loaders["train"].generator},
-        {"config": cfg.to_dict()})
+        {"config": cfg.to_dict()},
+        settings={"config": cfg.to_dict(), "n_classes": n_classes, "init": "pretrained" if encoder is not None else "random",
+                  "linear_probe": linear_probe, "lr": lr, "batch_size": batch_size, "epochs": epochs,
+                  "patience": patience, "seed": seed, "train_samples": len(x_tr), "val_samples": len(x_va)})
     start = resumable.restore(log or (lambda *_: None), "finetune") if resume else None
     t0 = time.perf_counter()
 
@@ -199,6 +202,8 @@ def finetune(cfg: SimMTMConfig, splits: dict[str, Split], *, encoder: nn.Module 
     if checkpoint is not None and r == 0:
         save_checkpoint(checkpoint, model, cfg, optimizer=optimizer, epoch=result["best_epoch"], metrics=test,
                         kind="classifier", n_classes=n_classes)
+    if resumable is not None:
+        resumable.finish()
     best_val = result["history"][result["best_epoch"]]
     return {"test": test, "val_accuracy": best_val["val_accuracy"], "best_epoch": result["best_epoch"],
             "history": result["history"], "seconds": time.perf_counter() - t0, "model": model}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import math
 import os
 import shlex
 import sys
@@ -37,9 +38,26 @@ def _positive(text: str) -> int:
 
 def _positive_float(text: str) -> float:
     value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text}")
     return value
+
+
+def _dropout(text: str) -> float:
+    value = float(text)
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1), got {text}")
+    return value
+
+
+def _device(text: str) -> str:
+    """A device string checked up front (``--device tpu7`` fails before any work)."""
+    from simmtm.device import check_device
+
+    try:
+        return check_device(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 def _ratio(text: str) -> float:
@@ -50,21 +68,9 @@ def _ratio(text: str) -> float:
 
 
 def _writable(path: str | Path, *, folder: bool = False) -> Path:
-    """Fail before any work if ``path`` (a file, or with ``folder`` a directory) cannot be
-    written; creates nothing (the writer makes missing folders when it writes)."""
-    path = Path(path)
-    if path.is_dir() and not folder:
-        raise IsADirectoryError(f"cannot write {path}: it is a directory")
-    if folder and path.exists() and not path.is_dir():
-        raise NotADirectoryError(f"cannot write into {path}: it is a file")
-    probe = path if folder else path.parent
-    while not probe.exists() and probe != probe.parent:
-        probe = probe.parent
-    if not probe.is_dir():
-        raise NotADirectoryError(f"cannot write {path}: {probe} is a file")
-    if not os.access(probe, os.W_OK | os.X_OK):
-        raise PermissionError(f"cannot write {path}: {probe} is not writable")
-    return path
+    from simmtm.preflight import check_writable
+
+    return check_writable(path, folder=folder)
 
 
 def _config(args):
@@ -81,10 +87,10 @@ def _config(args):
     return replace(cfg, encoder=enc, **overrides)
 
 
-def _data(name, root, seq_len, features="M"):
+def _data(name, root, seq_len, features="M", repair_dates=False):
     from simmtm.data.forecasting import load_forecasting
 
-    return load_forecasting(name, root, seq_len=seq_len, features=features)
+    return load_forecasting(name, root, seq_len=seq_len, features=features, dates="repair" if repair_dates else "check")
 
 
 def _common(p, *, preset_default="ETTm1"):
@@ -92,6 +98,9 @@ def _common(p, *, preset_default="ETTm1"):
     p.add_argument("--data", default=None, help="dataset name (ETTh1, ETTm1, Weather, ...) or CSV path; default: the preset's")
     p.add_argument("--root", default="data", help="data folder for dataset names")
     p.add_argument("--features", default="M", choices=["M", "S"], help="M: all channels, S: the target only")
+    p.add_argument("--repair-dates", action="store_true",
+                   help="a CSV whose rows are out of time order or repeat a time stamp: sort it and drop the repeats "
+                        "(default: refuse it, naming the first such row)")
     p.add_argument("--seq-len", type=_positive, default=None)
     p.add_argument("--patch-len", type=_positive, default=None, help="patch tokens of P steps (1 = a token per step)")
     p.add_argument("--mask-ratio", type=_ratio, default=None, help="share of time points each view hides")
@@ -99,7 +108,7 @@ def _common(p, *, preset_default="ETTm1"):
     p.add_argument("--lr", type=_positive_float, default=None)
     p.add_argument("--epochs", type=_positive, default=None)
     p.add_argument("--max-windows", type=_positive, default=None, help="CPU budget: at most this many windows per split")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    p.add_argument("--device", type=_device, default="auto", help="auto, cpu, cuda or cuda:N")
     p.add_argument("--amp", default="none", choices=list(AMP), help="autocast dtype: bf16 (CPU or recent GPUs) or fp16 (CUDA, with loss scaling)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-progress", action="store_true")
@@ -128,6 +137,20 @@ def _budget(args):
     if args.pretrain_once:
         overrides["pretrain_once"] = True
     return replace(BUDGETS[args.budget], **overrides)
+
+
+def _finished(checkpoint: Path) -> bool:
+    """A run writing ``checkpoint`` finished: the checkpoint exists and no resume state is left."""
+    from simmtm.resume import resume_path
+
+    return checkpoint.is_file() and not resume_path(checkpoint).is_file()
+
+
+def _check_resumable(checkpoint: Path) -> None:
+    """``--resume`` of a finished run is refused (there is nothing to continue)."""
+    if _finished(checkpoint):
+        raise ValueError(f"{checkpoint} is a finished run (no resume state is left): nothing to resume; run without "
+                         "--resume to train again (it replaces that checkpoint)")
 
 
 def _literal(text: str):
@@ -159,7 +182,7 @@ def _command_line(args) -> str:
 
 def _demo_args(p):
     p.add_argument("--out", default="results/demo", help="folder for the plot and checkpoint")
-    p.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    p.add_argument("--device", type=_device, default="auto", help="auto, cpu or cuda")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--pretrain-epochs", type=_positive, default=2)
     p.add_argument("--finetune-epochs", type=_positive, default=3)
@@ -218,8 +241,10 @@ def _pretrain(args):
     from simmtm.forecasting import pretrain
 
     cfg = _config(args)
-    data = _data(args.data or args.preset, args.root, cfg.seq_len, args.features)
+    data = _data(args.data or args.preset, args.root, cfg.seq_len, args.features, args.repair_dates)
     out = _writable(args.out or f"checkpoints/{data.name}_{args.preset}_pretrained.pt")
+    if args.resume:
+        _check_resumable(out)
     cfg = replace(cfg, global_similarity=args.global_similarity,
                   **({"similarity_chunk": args.similarity_chunk} if args.similarity_chunk is not None else {}))
     pretrain(cfg, data, device=args.device, epochs=args.epochs, amp_dtype=AMP[args.amp], compile=args.compile,
@@ -236,27 +261,36 @@ def _finetune_args(p):
                         "omit for random init")
     p.add_argument("--pred-len", type=_positive, nargs="+", default=[96, 192, 336, 720])
     p.add_argument("--patience", type=_positive, default=3)
-    p.add_argument("--head-dropout", type=float, default=0.0)
+    p.add_argument("--head-dropout", type=_dropout, default=0.0)
     p.add_argument("--resume", action="store_true", help="continue interrupted fine-tuning runs writing the same --out")
     p.add_argument("--out", default=None, help="folder for fine-tuned checkpoints (default checkpoints/)")
 
 
 def _finetune(args):
+    from simmtm.checkpoint import read_checkpoint
     from simmtm.distributed import rank
     from simmtm.forecasting import finetune
+    from simmtm.preflight import check_horizons
     from simmtm.pretrained import load_pretrained
 
     out = _writable(args.out or "checkpoints", folder=True)
     encoder, cfg = load_pretrained(args.source) if args.source else (None, _config(args))
     if args.source and args.seq_len is not None:
         cfg = replace(cfg, seq_len=args.seq_len)
-    data = _data(args.data or args.preset, args.root, cfg.seq_len, args.features)
+    data = _data(args.data or args.preset, args.root, cfg.seq_len, args.features, args.repair_dates)
+    check_horizons(data, args.pred_len, cfg.seq_len)  # every horizon, before any training
     tag = "pretrained" if args.source else "random"
     for horizon in args.pred_len:
+        checkpoint = out / f"{data.name}_H{horizon}_{tag}.pt"
+        if args.resume and _finished(checkpoint):
+            metrics = read_checkpoint(checkpoint)["metrics"]
+            print(f"{data.name} H={horizon} ({tag}): finished before: test MSE {metrics['mse']:.4f} MAE "
+                  f"{metrics['mae']:.4f} (from {checkpoint})")
+            continue
         result = finetune(cfg, data, horizon, encoder=encoder, device=args.device, lr=args.lr or 1e-4,
                           batch_size=args.batch_size or 32, epochs=args.epochs or 10, patience=args.patience,
                           head_dropout=args.head_dropout, amp_dtype=AMP[args.amp], max_windows=args.max_windows,
-                          seed=args.seed, checkpoint=out / f"{data.name}_H{horizon}_{tag}.pt", resume=args.resume,
+                          seed=args.seed, checkpoint=checkpoint, resume=args.resume,
                           progress=not args.no_progress)
         if rank() == 0:
             print(f"{data.name} H={horizon} ({tag}): test MSE {result['test']['mse']:.4f} MAE {result['test']['mae']:.4f} "
@@ -280,10 +314,11 @@ def _study(args):
     from simmtm.experiments.forecasting import study
 
     cfg = _config(args)
-    source = _data(args.data or args.preset, args.root, cfg.seq_len, args.features)
-    target = _data(args.target, args.root, cfg.seq_len, args.features) if args.target else source
+    source = _data(args.data or args.preset, args.root, cfg.seq_len, args.features, args.repair_dates)
+    target = _data(args.target, args.root, cfg.seq_len, args.features, args.repair_dates) if args.target else source
     suffix = "" if target.name == source.name else f"_to_{target.name}"
     out = _writable(args.out or f"results/forecasting_{source.name}{suffix}.md")
+    _writable(args.checkpoints, folder=True)
     study(cfg, source, target, args.pred_len, args.seeds, out=out, budget=_budget(args), device=args.device,
           checkpoints=args.checkpoints, pretrained_from=args.pretrained_from, progress=not args.no_progress,
           command=_command_line(args))
@@ -302,8 +337,9 @@ def _sweep(args):
     from simmtm.experiments.forecasting import sweep
 
     cfg = _config(args)
-    data = _data(args.data or args.preset, args.root, cfg.seq_len, args.features)
+    data = _data(args.data or args.preset, args.root, cfg.seq_len, args.features, args.repair_dates)
     variants = dict(_parse_variant(v) for v in args.variant)
+    _writable(args.checkpoints, folder=True)
     rows = sweep(cfg, data, variants, horizon=args.pred_len, seed=args.seed, budget=_budget(args),
                  out=_writable(args.out or f"results/forecasting_sweep_{data.name}.md"), device=args.device,
                  checkpoints=args.checkpoints, progress=not args.no_progress, command=_command_line(args))
@@ -322,7 +358,7 @@ def _compare_args(p):
     p.add_argument("--finetune-epochs", type=_positive, default=None, help="default 100 (classification), 10 (forecasting)")
     p.add_argument("--horizon", type=_positive, default=96, help="forecasting horizon")
     p.add_argument("--max-windows", type=_positive, default=None, help="forecasting CPU budget: windows per split")
-    p.add_argument("--device", default="auto")
+    p.add_argument("--device", type=_device, default="auto")
     p.add_argument("--out", default=None, help="default results/comparison_<task>.md")
 
 
@@ -371,7 +407,7 @@ def _classify_args(p):
     p.add_argument("--from", dest="source", default=None,
                    help="start from this shipped encoder (name or path) instead of pre-training")
     p.add_argument("--save-pretrained", default=None, help="write the (first) pre-training checkpoint here")
-    p.add_argument("--device", default="auto")
+    p.add_argument("--device", type=_device, default="auto")
     p.add_argument("--out", default=None, help="--train: the classifier file (default checkpoints/<train name>_"
                                                "classifier.pt); --setting: the table")
 
@@ -447,8 +483,10 @@ def _predict(args):
     print(data.describe())
     print(f"inputs: {model.input_format.describe(data)}")
     table = prediction_table(model, data, predict_proba(model, data))
+    from simmtm.atomic import atomic_write_text
+
     out.parent.mkdir(parents=True, exist_ok=True)
-    table.to_csv(out, index=False)
+    atomic_write_text(out, table.to_csv(index=False))
     scores = evaluate_labels(model, data)
     if scores is not None:
         print(f"accuracy against the file's labels: {scores['accuracy']:.4f} (macro F1 {scores['f1']:.4f})")
@@ -467,7 +505,7 @@ def _anomaly_args(p):
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--epochs", type=_positive, default=None, help="training epochs (default: the preset's)")
     p.add_argument("--pretrain-epochs", type=_positive, default=10, help="SimMTM pre-training epochs (simmtm-mae)")
-    p.add_argument("--device", default="auto")
+    p.add_argument("--device", type=_device, default="auto")
     p.add_argument("--out", default=None, help="default results/anomaly_synthetic_<C>ch.md")
 
 
@@ -508,7 +546,7 @@ def _ablate_args(p):
     p.add_argument("--pretrain-windows", type=_positive, default=None,
                    help="evenly spaced pre-training windows (default: all for classification, 8192 for forecasting)")
     p.add_argument("--finetune-windows", type=_positive, default=8192, help="forecasting: evenly spaced windows")
-    p.add_argument("--device", default="auto")
+    p.add_argument("--device", type=_device, default="auto")
     p.add_argument("--out", default=None, help="default results/ablation_<task>_<analysis>.md")
 
 
@@ -605,7 +643,26 @@ def main(argv: list[str] | None = None) -> int:
             raise
         sys.stderr.write(f"simmtm: error: {' '.join(str(err).split()) or type(err).__name__}\n")
         return 2
+    except KeyboardInterrupt:
+        if args.debug or os.environ.get("SIMMTM_DEBUG") == "1":
+            raise
+        sys.stderr.write(f"\nsimmtm: {_interrupted(args)}\n")
+        return 130
     return 0
+
+
+RESUMABLE = ("study", "sweep", "classify", "compare", "ablate", "anomaly")  # one record per finished unit
+
+
+def _interrupted(args) -> str:
+    """The one line after Ctrl-C: what a rerun does, where that is known to be true."""
+    if args.command in RESUMABLE:
+        return "interrupted; rerun the same command to resume (finished units are kept)"
+    if args.command in ("pretrain", "finetune"):
+        if args.resume:
+            return "interrupted; rerun the same command to resume"
+        return "interrupted; rerun the same command with --resume to continue after the last finished epoch"
+    return "interrupted"
 
 
 if __name__ == "__main__":

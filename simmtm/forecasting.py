@@ -93,9 +93,12 @@ def finetune(cfg: SimMTMConfig, data: ForecastingData, horizon: int, *, encoder:
     optimizer = make_optimizer(model, lr)
     scaler = grad_scaler(dev, amp_dtype)
     tag = f"finetune {data.name} H={horizon}"
+    settings = {"config": cfg.to_dict(), "horizon": horizon, "dataset": data.name, "init": "pretrained" if encoder else "random",
+                "lr": lr, "batch_size": batch_size, "epochs": epochs, "patience": patience, "head_dropout": head_dropout,
+                "seed": seed, "amp": str(amp_dtype), "train_windows": len(splits["train"]), "val_windows": len(splits["val"])}
     resumable = None if checkpoint is None else ResumeState(
         checkpoint, {"model": model, "optimizer": optimizer, "scaler": scaler}, {"shuffle": loaders["train"].generator},
-        {"config": cfg.to_dict(), "horizon": horizon})
+        {"config": cfg.to_dict(), "horizon": horizon}, settings=settings)
     start = resumable.restore(log, tag) if resume else None
     t0 = time.perf_counter()
 
@@ -115,5 +118,7 @@ def finetune(cfg: SimMTMConfig, data: ForecastingData, horizon: int, *, encoder:
     if checkpoint is not None and r == 0:
         save_checkpoint(checkpoint, model, cfg, optimizer=optimizer, epoch=result["best_epoch"], metrics=test or {},
                         kind="forecaster", horizon=horizon, dataset=data.name)
+    if resumable is not None:
+        resumable.finish()
     return {"test": test, "best_epoch": result["best_epoch"], "val_mse": result["best"],
             "history": result["history"], "seconds": time.perf_counter() - t0, "model": model}

@@ -4,7 +4,8 @@ epoch loop with validation-based selection, the final checkpoint, and exact resu
 With ``checkpoint`` set, the run also keeps ``<checkpoint>.resume.pt`` (:mod:`simmtm.resume`),
 written atomically after every epoch, with the mask and shuffling generators among its random
 states. ``resume=True`` continues from it, ending with the same weights as an unbroken run (bit
-for bit on the CPU). There is no learning-rate scheduler to save: pre-training uses a constant
+for bit on the CPU), if it was made with the same settings (else refused, naming each
+difference); a finished run removes it. There is no learning-rate scheduler to save: pre-training uses a constant
 rate, as the official code does.
 
 Under ``torchrun`` (``torchrun --nproc_per_node=N -m simmtm pretrain ...``) the same function
@@ -83,8 +84,12 @@ def run_pretraining(cfg: SimMTMConfig, train: Dataset, val: Dataset | None = Non
     step_model = maybe_compile(step_model, compile)  # same parameters
     generators = {"masks": torch.Generator(device=dev).manual_seed(rank_seed(seed)), "shuffle": train_loader.generator}
     epochs = epochs if epochs is not None else cfg.epochs
+    settings = {"config": cfg.to_dict(), "seed": seed, "epochs": epochs, "amp": str(amp_dtype),
+                "train_windows": len(train), "val_windows": None if val is None else len(val),
+                **{k: v for k, v in checkpoint_extra.items() if isinstance(v, (str, int, float, bool))}}
     resumable = None if checkpoint is None else ResumeState(
-        checkpoint, {"model": model, "optimizer": optimizer, "scaler": scaler}, generators, {"config": cfg.to_dict()})
+        checkpoint, {"model": model, "optimizer": optimizer, "scaler": scaler}, generators, {"config": cfg.to_dict()},
+        settings=settings)
     start = resumable.restore(log, tag) if resume else None
     t0 = time.perf_counter()
 
@@ -110,4 +115,6 @@ def run_pretraining(cfg: SimMTMConfig, train: Dataset, val: Dataset | None = Non
     if checkpoint is not None and main:
         save_checkpoint(checkpoint, model, cfg, optimizer=optimizer, epoch=result["best_epoch"],
                         metrics=result["history"][result["best_epoch"]], kind="simmtm", **checkpoint_extra)
+    if resumable is not None:
+        resumable.finish()  # a finished run leaves no state to "resume"
     return model, result

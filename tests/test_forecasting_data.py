@@ -79,8 +79,8 @@ def test_clear_errors(tmp_path):
     frame.to_csv(tmp_path / "nan.csv", index=False)
     with pytest.raises(ValueError, match="NaN"):
         load_forecasting(tmp_path / "nan.csv")
-    pd.DataFrame({"time": [1, 2], "x": [1.0, 2.0]}).to_csv(tmp_path / "nodate.csv", index=False)
-    with pytest.raises(ValueError, match="'date' column"):
+    pd.DataFrame({"time": ["a", "b"], "x": [1.0, 2.0]}).to_csv(tmp_path / "nodate.csv", index=False)
+    with pytest.raises(ValueError, match=r"non-numeric value columns \['time'\] \(time stamps go in a column named 'date'\)"):
         load_forecasting(tmp_path / "nodate.csv")
     with pytest.raises(ValueError, match="at least 14400 rows"):
         split_borders(14000, "ett_hour", 336)

@@ -8,6 +8,11 @@ Splits follow the standard benchmark protocol (Informer / Time-Series-Library):
   rows early so that their first window has a full input.
 
 The scaler is fit on the training rows only. Windows start at every row (no aliasing).
+
+Time stamps (:mod:`simmtm.data.dates`): a user's CSV with rows out of time order or repeated
+stamps is refused (or, with ``dates="repair"``, sorted and de-duplicated); gaps are reported.
+The named benchmarks load exactly as published, saying what they tolerate (Weather: one
+repeated stamp and one gap upstream). A CSV without a ``date`` column is read in file order.
 """
 from __future__ import annotations
 
@@ -18,6 +23,8 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from simmtm.data.dates import checked_frame
+from simmtm.data.textfile import check_text_file
 from simmtm.data.windows import SlidingWindows
 from simmtm.data.roots import CANDIDATES, data_root
 
@@ -67,12 +74,13 @@ def split_borders(n_rows: int, scheme: str, seq_len: int, ratios: tuple[float, f
 
 
 def read_series_csv(path: str | Path, date_column: str = "date") -> pd.DataFrame:
-    """Read a CSV with a date column and numeric value columns, with clear errors."""
+    """Read a CSV of numeric value columns (and optionally a date column), with clear errors."""
     path = Path(path)
     if path.is_dir():
         raise IsADirectoryError(f"{path} is a directory, not a CSV file")
     if not path.is_file():
         raise FileNotFoundError(f"no CSV at {path}; download it (python -m simmtm download NAME) or pass the right path")
+    check_text_file(path)
     try:
         frame = pd.read_csv(path, encoding_errors="replace")
     except pd.errors.EmptyDataError:
@@ -81,12 +89,11 @@ def read_series_csv(path: str | Path, date_column: str = "date") -> pd.DataFrame
         raise ValueError(f"{path} is not a readable CSV ({str(err).splitlines()[0]})") from None
     if frame.empty:
         raise ValueError(f"{path}: no rows (a header only)")
-    if date_column not in frame.columns:
-        raise ValueError(f"{path} has no {date_column!r} column (columns: {list(frame.columns)[:5]}...)")
-    values = frame.drop(columns=[date_column])
+    values = frame.drop(columns=[date_column]) if date_column in frame.columns else frame
     non_numeric = [c for c in values.columns if not pd.api.types.is_numeric_dtype(values[c])]
     if non_numeric:
-        raise ValueError(f"{path}: non-numeric value columns {non_numeric}")
+        hint = "" if date_column in frame.columns else f" (time stamps go in a column named {date_column!r})"
+        raise ValueError(f"{path}: non-numeric value columns {non_numeric}{hint}")
     return frame
 
 
@@ -131,7 +138,7 @@ class ForecastingData:
 
 def load_forecasting(name_or_path: str | Path, root: str | Path | None = None, *, seq_len: int = 336,
                      features: Literal["M", "S"] = "M", target: str | None = None,
-                     split: str | None = None, scale: bool = True) -> ForecastingData:
+                     split: str | None = None, scale: bool = True, dates: str = "check", log=print) -> ForecastingData:
     """Load a benchmark by name (``ETTh1``, ``ETTm1``, ``Weather``, ...) from ``root``, or any
     CSV by path (70/10/20 split unless ``split`` names another scheme).
 
@@ -143,6 +150,9 @@ def load_forecasting(name_or_path: str | Path, root: str | Path | None = None, *
         target: target column (default ``OT`` for the benchmarks, the last column otherwise).
         split: override the split scheme (``ett_hour``, ``ett_minute``, ``ratio``).
         scale: standardise with the training rows' mean and std.
+        dates: a CSV's time stamps out of order or repeated are refused (``check``) or sorted
+            and de-duplicated (``repair``); the named benchmarks are always loaded as published
+            (:func:`simmtm.data.dates.checked_frame`). ``log`` receives what was found.
     """
     name = str(name_or_path)
     if name in DATASETS:
@@ -155,6 +165,9 @@ def load_forecasting(name_or_path: str | Path, root: str | Path | None = None, *
     else:
         raise ValueError(f"unknown dataset {name!r}; known: {', '.join(DATASETS)} (or pass a CSV path)")
     frame = read_series_csv(path)
+    if dates not in ("check", "repair"):
+        raise ValueError(f"dates must be 'check' or 'repair', got {dates!r}")
+    frame = checked_frame(frame, "date", source=str(path), policy="tolerate" if name in DATASETS else dates, log=log)
     columns = [c for c in frame.columns if c != "date"]
     target = target or default_target or columns[-1]
     if target not in columns:
