@@ -7,6 +7,7 @@
 from simmtm.build import build_classifier, build_encoder, build_forecaster, build_pretrainer, build_simmtm
 from simmtm.checkpoint import load_pretrained_encoder, load_simmtm, save_checkpoint
 from simmtm.config import PRESETS, CNNConfig, ResNetConfig, SimMTMConfig, TransformerConfig, get_preset
+from simmtm.forecaster import Backtest, FittedForecaster, ForecastSpec
 from simmtm.losses import AutomaticWeightedLoss, FixedWeightedLoss, constraint_loss, reconstruction_loss
 from simmtm.masking import make_masks, mask_views
 from simmtm.model import Classifier, Forecaster, SimMTM, SimMTMOutput
@@ -16,7 +17,7 @@ from simmtm.similarity import aggregate, aggregation_weights, cosine_similarity_
 __version__ = "0.1.0"
 
 __all__ = [
-    "PRESETS", "AutomaticWeightedLoss", "CNNConfig", "Classifier", "FixedWeightedLoss", "Forecaster",
+    "PRESETS", "AutomaticWeightedLoss", "Backtest", "FittedForecaster", "ForecastSpec", "CNNConfig", "Classifier", "FixedWeightedLoss", "Forecaster",
     "ResNetConfig", "SimMTM", "SimMTMConfig", "SimMTMOutput", "TransformerConfig", "aggregate",
     "aggregation_weights", "build_classifier", "build_encoder", "build_forecaster", "build_pretrainer",
     "build_simmtm",
