@@ -26,7 +26,7 @@ import torch
 from simmtm.build import build_forecaster
 from simmtm.checkpoint import read_checkpoint
 from simmtm.config import SimMTMConfig
-from simmtm.data.timestamps import future_dates, infer_frequency, parse_dates
+from simmtm.data.timestamps import future_dates, infer_frequency, parse_dates, same_frequency
 from simmtm.device import resolve_device
 
 STEP_INDEX = "step"  # the index name of forecasts for data without dates
@@ -163,8 +163,7 @@ class FittedForecaster:
             raise ValueError(f"column(s) {non_numeric} are not numeric")
         if isinstance(index, pd.DatetimeIndex) and len(index) > 1:
             freq = infer_frequency(index, index.name)
-            if self.spec.freq is not None and pd.tseries.frequencies.to_offset(freq) != \
-                    pd.tseries.frequencies.to_offset(self.spec.freq):
+            if self.spec.freq is not None and not same_frequency(freq, self.spec.freq):
                 raise ValueError(f"the data's dates are {freq} apart but the model was trained on dates "
                                  f"{self.spec.freq} apart")
             index = pd.DatetimeIndex(index, freq=freq)

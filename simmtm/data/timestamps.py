@@ -43,18 +43,31 @@ def infer_frequency(dates: pd.DatetimeIndex, column: str = "date") -> str:
         how = "repeats" if steps[i - 1] == pd.Timedelta(0) else "is earlier than"
         raise ValueError(f"dates in {column!r} are not in increasing order: row {i + 1} ({dates[i]}) {how} "
                          f"row {i} ({dates[i - 1]}); sort the file by date and drop repeated rows")
-    if (steps == steps[0]).all():
+    if len(dates) == 2:
         return pd.tseries.frequencies.to_offset(steps[0]).freqstr
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # pandas 3 announces infer_freq's future return type
-        freq = pd.infer_freq(dates) if len(dates) >= 3 else None  # calendar steps: months, business days
+        freq = pd.infer_freq(dates)  # also calendar steps: days, months, business days
     if freq is not None:
         return getattr(freq, "freqstr", freq)
+    if (steps == steps[0]).all():
+        return pd.tseries.frequencies.to_offset(steps[0]).freqstr
     values, counts = np.unique(steps, return_counts=True)
     usual = pd.Timedelta(values[counts.argmax()])
     i = int(np.flatnonzero(steps != usual)[0]) + 1
     raise ValueError(f"dates in {column!r} are irregular: row {i + 1} ({dates[i]}) comes {steps[i - 1]} after "
                      f"row {i}, the file's step is {usual}; fill the gap or drop the extra row first")
+
+
+def same_frequency(a: str, b: str) -> bool:
+    """Whether two pandas aliases step by the same amount (``D`` and ``24h`` do; ``MS`` only equals itself)."""
+    off_a, off_b = pd.tseries.frequencies.to_offset(a), pd.tseries.frequencies.to_offset(b)
+    if off_a == off_b:
+        return True
+    try:
+        return pd.Timedelta(off_a) == pd.Timedelta(off_b)
+    except (ValueError, TypeError):
+        return False
 
 
 def future_dates(last: pd.Timestamp, freq: str, n: int) -> pd.DatetimeIndex:
