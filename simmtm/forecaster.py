@@ -275,10 +275,56 @@ class FittedForecaster:
         mse, mae = _errors(forecast, actual)
         base_mse, base_mae = _errors(last, actual)
         mse_s, mae_s = _errors(forecast / self._std, actual / self._std)
-        per_channel = {c: dict(zip(("mse", "mae"), _errors(forecast[:, j], actual[:, j]))) for j, c in enumerate(cols)}
+        per_channel = _per_channel(cols, forecast, actual)
         metrics = {"mse": mse, "mae": mae, "last_value_mse": base_mse, "last_value_mae": base_mae,
                    "mse_scaled": mse_s, "mae_scaled": mae_s, "per_channel": per_channel}
         return Backtest(frame, metrics, index[row])
+
+    @torch.no_grad()
+    def evaluate(self, data: pd.DataFrame, start, end=None, *, stride: int = 1, date_column: str | None = None,
+                 batch_size: int = 256) -> dict[str, Any]:
+        """Backtests from every ``stride``-th row between ``start`` and ``end`` (dates, or step
+        numbers without dates; ``end`` defaults to the last row with ``H`` rows after it), averaged
+        over every forecast value: the :class:`Backtest` metrics (original units, last-value
+        baseline, standardized scale, per channel) plus ``windows`` and the first and last origin.
+        Over a test split's rows this is the benchmark protocol, reported in original units."""
+        values, index = self.read(data, date_column)
+        L, H = self.spec.seq_len, self.spec.horizon
+        first = self.locate(index, start)
+        last = len(values) - H - 1 if end is None else self.locate(index, end)
+        if first + 1 < L or last + H >= len(values) or last < first:
+            raise ValueError(f"origins must run from row {L} (seq_len) to row {len(values) - H} (H rows before the end), "
+                             f"got {first + 1} to {last + 1}")
+        if not np.isfinite(values[first + 1 - L:last + 1 + H]).all():
+            raise ValueError("the rows of the evaluated period hold NaN or infinite values; impute them first")
+        origins = np.arange(first, last + 1, stride)
+        se = ae = se_s = ae_s = se_b = ae_b = 0.0
+        ch = np.zeros((2, len(self.spec.columns)))  # per-channel sums: se, ae
+        count = 0
+        for chunk in np.array_split(origins, max(1, int(np.ceil(len(origins) / batch_size)))):
+            rows = chunk[:, None] + 1  # [N, 1]: first row after the input
+            x = values[rows + np.arange(-L, 0)]  # [N, L, C]
+            y = values[rows + np.arange(H)]  # [N, H, C]
+            scaled = torch.as_tensor((x - self._mean) / self._std, dtype=torch.float32, device=self.device)
+            pred = self.model(scaled).double().cpu().numpy() * self._std + self._mean  # [N, H, C]
+            last_value = np.repeat(x[:, -1:], H, axis=1)
+            diff, base = pred - y, last_value - y
+            se, ae = se + (diff ** 2).sum(), ae + np.abs(diff).sum()
+            se_s, ae_s = se_s + ((diff / self._std) ** 2).sum(), ae_s + np.abs(diff / self._std).sum()
+            se_b, ae_b = se_b + (base ** 2).sum(), ae_b + np.abs(base).sum()
+            ch[0] += (diff ** 2).sum((0, 1))
+            ch[1] += np.abs(diff).sum((0, 1))
+            count += diff.size
+        per = count / len(self.spec.columns)
+        return {"mse": float(se / count), "mae": float(ae / count), "last_value_mse": float(se_b / count),
+                "last_value_mae": float(ae_b / count), "mse_scaled": float(se_s / count), "mae_scaled": float(ae_s / count),
+                "per_channel": {c: {"mse": float(ch[0, j] / per), "mae": float(ch[1, j] / per)}
+                                for j, c in enumerate(self.spec.columns)},
+                "windows": len(origins), "first_origin": str(index[origins[0]]), "last_origin": str(index[origins[-1]])}
+
+
+def _per_channel(columns, forecast: np.ndarray, truth: np.ndarray) -> dict[str, dict[str, float]]:
+    return {c: dict(zip(("mse", "mae"), _errors(forecast[..., j], truth[..., j]))) for j, c in enumerate(columns)}
 
 
 def plot_forecast_frame(history: pd.DataFrame, forecast: pd.DataFrame, *, actual: pd.DataFrame | None = None,

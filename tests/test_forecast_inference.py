@@ -172,6 +172,34 @@ def test_backtest_puts_the_actual_values_beside_the_forecast(trained):
     assert bt.metrics["mse_scaled"] == pytest.approx(np.mean(((forecast - truth) / std) ** 2))
 
 
+def test_evaluate_averages_the_backtests_of_a_period(trained):
+    folder, _ = trained
+    f = Forecaster.load(folder / "fc.pt")
+    frame = pd.read_csv(folder / "my.csv")
+    dates = pd.to_datetime(frame["date"])
+    result = f.evaluate(frame, dates[100], dates[140], stride=10)
+    singles = [f.backtest(frame, dates[r]).metrics for r in range(100, 141, 10)]
+    assert result["windows"] == 5 and result["last_origin"] == str(dates[140])
+    for key in ("mse", "mae", "last_value_mse", "mse_scaled"):
+        assert result[key] == pytest.approx(np.mean([m[key] for m in singles]), rel=1e-6)
+    assert result["per_channel"]["OT"]["mae"] == pytest.approx(np.mean([m["per_channel"]["OT"]["mae"] for m in singles]))
+    with pytest.raises(ValueError, match="origins must run from row 32"):
+        f.evaluate(frame, dates[5])
+
+
+def test_evaluate_over_the_test_rows_is_the_fine_tuning_test_mse(tmp_path):
+    series_frame(400).to_csv(tmp_path / "my.csv", index=False)
+    data = load_forecasting(tmp_path / "my.csv", seq_len=L)
+    result = finetune(get_preset("tiny", seq_len=L), data, H, device="cpu", epochs=1, max_windows=32,
+                      checkpoint=tmp_path / "fc.pt", progress=False, log=lambda *_: None)
+    frame = pd.read_csv(tmp_path / "my.csv")
+    first_target = data.borders["test"][0] + L  # the test split's first forecast row
+    scores = Forecaster.load(tmp_path / "fc.pt").evaluate(frame, frame["date"][first_target - 1])
+    assert scores["windows"] == len(data.windows("test", H))
+    assert scores["mse_scaled"] == pytest.approx(result["test"]["mse"], rel=1e-4)
+    assert scores["mae_scaled"] == pytest.approx(result["test"]["mae"], rel=1e-4)
+
+
 def test_an_old_checkpoint_without_the_scaler_is_refused_clearly(tmp_path, trained):
     folder, _ = trained
     cfg = get_preset("tiny", seq_len=L, n_channels=3)
