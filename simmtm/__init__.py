@@ -3,6 +3,9 @@
     from simmtm import get_preset, build_simmtm
     model = build_simmtm(get_preset("ETTm1"))
     out = model(x)            # x: [B, L, C]; out.loss, out.loss_rec, out.loss_con, out.reconstruction
+
+    f = Forecaster.load("checkpoints/my_H96_pretrained.pt")   # a fine-tuned forecaster (simmtm.forecaster)
+    future = f.predict(frame)  # your series in, the next H rows out, in its units and dates
 """
 from simmtm.build import build_classifier, build_encoder, build_forecaster, build_pretrainer, build_simmtm
 from simmtm.checkpoint import load_pretrained_encoder, load_simmtm, save_checkpoint

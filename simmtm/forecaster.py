@@ -114,6 +114,12 @@ class FittedForecaster:
         self._mean = np.asarray(spec.mean, dtype=np.float64)
         self._std = np.asarray(spec.std, dtype=np.float64)
 
+    def __repr__(self) -> str:
+        s = self.spec
+        dates = f"{s.date_column!r} every {s.freq}" if s.date_column else "none (step numbers)"
+        return (f"FittedForecaster(H={s.horizon}, L={s.seq_len}, features={s.features}, columns={list(s.columns)}, "
+                f"dates={dates}, source={self.source!r})")
+
     @classmethod
     def load(cls, path: str | Path, device: str | torch.device = "cpu") -> "FittedForecaster":
         """Rebuild from a forecaster checkpoint (written by ``python -m simmtm finetune``).
