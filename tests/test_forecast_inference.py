@@ -330,3 +330,23 @@ def test_cli_defaults_say_what_they_chose(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "preset ETTm1-cpu" in out and "fine-tuning budget 'cpu' with overrides: lr 0.0005" in out
     assert "batch 32, 8192 training windows" in out
+
+
+def test_the_own_data_report_lists_commands_and_scores_in_original_units(trained, tmp_path):
+    from simmtm.experiments.own_forecasting import read_log, report
+
+    folder, data = trained
+    (tmp_path / "run.log").write_text("### pretrain: python -m simmtm pretrain --data my.csv\nnoise\n"
+                                      "### pretrain: rc=0 wall=12s\n")
+    assert read_log(tmp_path / "run.log") == [{"name": "pretrain", "command": "python -m simmtm pretrain --data my.csv",
+                                               "rc": 0, "wall_seconds": 12}]
+    payload = report(folder / "my.csv", {"SimMTM": {0: folder / "fc.pt", 1: folder / "fc.pt"}}, at="2021-01-10 00:00",
+                     log=tmp_path / "run.log", out=tmp_path / "r.md")
+    frame = pd.read_csv(folder / "my.csv")
+    first_target = data.borders["test"][0] + L
+    expected = Forecaster.load(folder / "fc.pt").evaluate(frame, frame["date"][first_target - 1])
+    assert payload["results"]["SimMTM"][1]["test_period"] == expected
+    assert payload["results"]["last value"][0]["test_period"]["mse"] == expected["last_value_mse"]
+    text = (tmp_path / "r.md").read_text()
+    assert "python -m simmtm pretrain --data my.csv    # pretrain: 12 s, exit 0" in text
+    assert f"| SimMTM | {expected['mse']:.3f} ± 0.000 |" in text and "| last value (repeated) |" in text
