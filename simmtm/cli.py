@@ -1,4 +1,4 @@
-"""Command line: ``python -m simmtm <command>`` (demo, presets, download, pretrain, finetune, study,
+"""Command line: ``python -m simmtm <command>`` (demo, presets, download, pretrain, finetune, forecast, study,
 sweep, classify, predict, compare, anomaly, convert, ablate, checkpoints, ship)."""
 from __future__ import annotations
 
@@ -73,10 +73,27 @@ def _writable(path: str | Path, *, folder: bool = False) -> Path:
     return check_writable(path, folder=folder)
 
 
+def _preset_name(args) -> str:
+    """``--preset``, else the device's default (the CPU recipe on a CPU), said in one line."""
+    if args.preset is None:
+        from simmtm.recipes import default_preset
+
+        args.preset, reason = default_preset(args.data, args.device)
+        print(reason)
+    return args.preset
+
+
+def _data_name(args) -> str:
+    """``--data``, else the dataset the preset is named after."""
+    if args.data is None and args.preset is None:
+        raise ValueError("--data is needed: a dataset name (ETTh1, ETTm1, Weather, ...) or the path of your CSV")
+    return args.data or args.preset.removesuffix("-cpu")
+
+
 def _config(args):
     from simmtm.config import get_preset
 
-    cfg = get_preset(args.preset)
+    cfg = get_preset(_preset_name(args))
     enc = cfg.encoder
     if getattr(args, "patch_len", None) is not None:
         enc = replace(enc, patch_len=args.patch_len)
@@ -87,15 +104,20 @@ def _config(args):
     return replace(cfg, encoder=enc, **overrides)
 
 
-def _data(name, root, seq_len, features="M", repair_dates=False):
+def _data(name, root, seq_len, features="M", repair_dates=False, date_column=None):
     from simmtm.data.forecasting import load_forecasting
 
-    return load_forecasting(name, root, seq_len=seq_len, features=features, dates="repair" if repair_dates else "check")
+    return load_forecasting(name, root, seq_len=seq_len, features=features, date_column=date_column,
+                            dates="repair" if repair_dates else "check")
 
 
-def _common(p, *, preset_default="ETTm1"):
-    p.add_argument("--preset", default=preset_default, help="configuration preset (python -m simmtm presets)")
+def _common(p, *, preset_default=None):
+    p.add_argument("--preset", default=preset_default,
+                   help="configuration preset (python -m simmtm presets); default: <data>-cpu (or ETTm1-cpu for a "
+                        "CSV of yours) on a CPU, the paper's <data> (or ETTm1) on a GPU")
     p.add_argument("--data", default=None, help="dataset name (ETTh1, ETTm1, Weather, ...) or CSV path; default: the preset's")
+    p.add_argument("--date-column", default=None,
+                   help="your CSV's date column (default 'date'; a CSV without dates is numbered by row)")
     p.add_argument("--root", default="data", help="data folder for dataset names")
     p.add_argument("--features", default="M", choices=["M", "S"], help="M: all channels, S: the target only")
     p.add_argument("--repair-dates", action="store_true",
@@ -107,7 +129,8 @@ def _common(p, *, preset_default="ETTm1"):
     p.add_argument("--batch-size", type=_positive, default=None)
     p.add_argument("--lr", type=_positive_float, default=None)
     p.add_argument("--epochs", type=_positive, default=None)
-    p.add_argument("--max-windows", type=_positive, default=None, help="CPU budget: at most this many windows per split")
+    p.add_argument("--max-windows", type=_positive, default=None,
+                   help="at most this many evenly spaced windows per split (default: the preset's budget)")
     p.add_argument("--device", type=_device, default="auto", help="auto, cpu, cuda or cuda:N")
     p.add_argument("--amp", default="none", choices=list(AMP), help="autocast dtype: bf16 (CPU or recent GPUs) or fp16 (CUDA, with loss scaling)")
     p.add_argument("--seed", type=int, default=0)
@@ -241,17 +264,28 @@ def _pretrain(args):
     from simmtm.forecasting import pretrain
 
     cfg = _config(args)
-    data = _data(args.data or args.preset, args.root, cfg.seq_len, args.features, args.repair_dates)
+    data = _data(_data_name(args), args.root, cfg.seq_len, args.features, args.repair_dates, args.date_column)
     out = _writable(args.out or f"checkpoints/{data.name}_{args.preset}_pretrained.pt")
     if args.resume:
         _check_resumable(out)
     cfg = replace(cfg, global_similarity=args.global_similarity,
                   **({"similarity_chunk": args.similarity_chunk} if args.similarity_chunk is not None else {}))
+    max_windows = args.max_windows or _pretrain_windows(args)
+    print(f"pre-training {args.preset} on {data.name}: {args.epochs or cfg.epochs} epochs over "
+          f"{max_windows or 'all'} training windows, batch {cfg.batch_size}, lr {cfg.lr:g}")
     pretrain(cfg, data, device=args.device, epochs=args.epochs, amp_dtype=AMP[args.amp], compile=args.compile,
-             max_windows=args.max_windows, seed=args.seed, checkpoint=out, resume=args.resume,
+             max_windows=max_windows, seed=args.seed, checkpoint=out, resume=args.resume,
              progress=not args.no_progress)
     if rank() == 0:
         print(f"checkpoint: {out}")
+
+
+def _pretrain_windows(args) -> int | None:
+    """Pre-training windows of the preset's budget (8,192 for the CPU recipe, all for the paper's)."""
+    from simmtm.experiments.forecasting import BUDGETS
+    from simmtm.recipes import budget_name
+
+    return BUDGETS[budget_name(args.preset, args.device)].pretrain_windows
 
 
 def _finetune_args(p):
@@ -260,8 +294,8 @@ def _finetune_args(p):
                    help="a shipped encoder's name (python -m simmtm checkpoints) or a SimMTM checkpoint path; "
                         "omit for random init")
     p.add_argument("--pred-len", type=_positive, nargs="+", default=[96, 192, 336, 720])
-    p.add_argument("--patience", type=_positive, default=3)
-    p.add_argument("--head-dropout", type=_dropout, default=0.0)
+    p.add_argument("--patience", type=_positive, default=None, help="default: the preset's budget")
+    p.add_argument("--head-dropout", type=_dropout, default=None, help="default: the preset's budget")
     p.add_argument("--resume", action="store_true", help="continue interrupted fine-tuning runs writing the same --out")
     p.add_argument("--out", default=None, help="folder for fine-tuned checkpoints (default checkpoints/)")
 
@@ -277,24 +311,117 @@ def _finetune(args):
     encoder, cfg = load_pretrained(args.source) if args.source else (None, _config(args))
     if args.source and args.seq_len is not None:
         cfg = replace(cfg, seq_len=args.seq_len)
-    data = _data(args.data or args.preset, args.root, cfg.seq_len, args.features, args.repair_dates)
+    if args.source and args.preset is not None:
+        _say_which_wins(args.source, cfg, args.preset)
+    data = _data(_data_name(args), args.root, cfg.seq_len, args.features, args.repair_dates, args.date_column)
     check_horizons(data, args.pred_len, cfg.seq_len)  # every horizon, before any training
+    budget = _finetune_budget(args)
     tag = "pretrained" if args.source else "random"
     for horizon in args.pred_len:
-        checkpoint = out / f"{data.name}_H{horizon}_{tag}.pt"
-        if args.resume and _finished(checkpoint):
-            metrics = read_checkpoint(checkpoint)["metrics"]
+        path = out / f"{data.name}_H{horizon}_{tag}.pt"
+        if args.resume and _finished(path):
+            metrics = read_checkpoint(path)["metrics"]
             print(f"{data.name} H={horizon} ({tag}): finished before: test MSE {metrics['mse']:.4f} MAE "
-                  f"{metrics['mae']:.4f} (from {checkpoint})")
+                  f"{metrics['mae']:.4f} (from {path})")
             continue
-        result = finetune(cfg, data, horizon, encoder=encoder, device=args.device, lr=args.lr or 1e-4,
-                          batch_size=args.batch_size or 32, epochs=args.epochs or 10, patience=args.patience,
-                          head_dropout=args.head_dropout, amp_dtype=AMP[args.amp], max_windows=args.max_windows,
-                          seed=args.seed, checkpoint=checkpoint, resume=args.resume,
-                          progress=not args.no_progress)
+        result = finetune(cfg, data, horizon, encoder=encoder, device=args.device, lr=budget.lr,
+                          batch_size=budget.batch_size, epochs=budget.finetune_epochs, patience=budget.patience,
+                          head_dropout=budget.head_dropout, amp_dtype=AMP[args.amp], max_windows=budget.finetune_windows,
+                          seed=args.seed, checkpoint=path, resume=args.resume, progress=not args.no_progress)
         if rank() == 0:
             print(f"{data.name} H={horizon} ({tag}): test MSE {result['test']['mse']:.4f} MAE {result['test']['mae']:.4f} "
-                  f"(best epoch {result['best_epoch']}, {result['seconds']:.0f}s)")
+                  f"on the standardized scale (best epoch {result['best_epoch']}, {result['seconds']:.0f}s); "
+                  f"forecaster: {path}")
+
+
+def _say_which_wins(source, cfg, preset: str) -> None:
+    """One line when the encoder of ``--from`` disagrees with ``--preset``: the file's model wins."""
+    from simmtm.config import get_preset
+    from simmtm.recipes import model_differences
+
+    differences = model_differences(get_preset(preset), cfg)
+    if differences:
+        print(f"--from {source} wins for the model ({', '.join(differences)} against --preset {preset}); "
+              f"--preset {preset} sets only the fine-tuning budget")
+
+
+def _finetune_budget(args):
+    """The fine-tuning budget of the preset (the CPU recipe's on a CPU without one), with the
+    command line's overrides; printed in one line."""
+    from simmtm.experiments.forecasting import BUDGETS
+    from simmtm.recipes import budget_name
+
+    name = budget_name(args.preset, args.device)
+    overrides = {k: v for k, v in (("lr", args.lr), ("batch_size", args.batch_size), ("finetune_epochs", args.epochs),
+                                   ("finetune_windows", args.max_windows), ("patience", args.patience),
+                                   ("head_dropout", args.head_dropout)) if v is not None}
+    budget = replace(BUDGETS[name], **overrides)
+    print(f"fine-tuning budget {name!r}{' with overrides' if overrides else ''}: lr {budget.lr:g}, up to "
+          f"{budget.finetune_epochs} epochs (patience {budget.patience}), batch {budget.batch_size}, "
+          f"{budget.finetune_windows or 'all'} training windows")
+    return budget
+
+
+def _forecast_args(p):
+    p.add_argument("--from", dest="source", required=True, help="a fine-tuned forecaster (python -m simmtm finetune ...)")
+    p.add_argument("--data", required=True, help="your CSV: the model's columns and, unless it has none, a date column")
+    p.add_argument("--out", required=True, help="CSV to write: the date column, then each channel's forecast")
+    p.add_argument("--plot", default=None, help="PNG: recent history and the forecast of each channel")
+    p.add_argument("--at", default=None, metavar="DATE",
+                   help="backtest: forecast the H rows after this row's date (its step number for a file without "
+                        "dates), write the actual values beside (<ch>_actual) and print MSE/MAE in original units")
+    p.add_argument("--date-column", default=None,
+                   help="the date column (default: the one the model was trained with, else 'date'; "
+                        "a file without dates forecasts step numbers)")
+    p.add_argument("--history", type=_positive, default=None, help="rows of history in the plot (default: seq_len)")
+    p.add_argument("--device", default="cpu", help="cpu, cuda or auto")
+
+
+def _forecast(args):
+    from simmtm.data.forecasting import read_series_csv
+    from simmtm.forecaster import FittedForecaster, plot_forecast_frame
+
+    out = _writable(args.out)
+    plot = _writable(args.plot) if args.plot else None
+    model = FittedForecaster.load(args.source, args.device)
+    spec = model.spec
+    frame = read_series_csv(args.data, args.date_column or spec.date_column or "date", required=args.date_column is not None)
+    date_column = args.date_column or spec.date_column or "date"
+    ignored = [c for c in frame.columns if c not in (*spec.columns, date_column)]
+    if ignored:
+        print(f"note: columns {ignored} are not the model's and are left out (it forecasts {list(spec.columns)})")
+    values, index = model.read(frame, args.date_column)
+    H = spec.horizon
+    if args.at is None:
+        result, actual, origin = model.predict(frame, date_column=args.date_column), None, index[-1]
+        end = len(values)
+    else:
+        backtest = model.backtest(frame, args.at, date_column=args.date_column)
+        result, origin = backtest.frame, backtest.at
+        actual = backtest.frame[[f"{c}_actual" for c in spec.columns]].set_axis(list(spec.columns), axis=1)
+        end = index.get_loc(origin) + 1
+    out.parent.mkdir(parents=True, exist_ok=True)
+    result.reset_index().to_csv(out, index=False)
+    what = f"{H} steps after {origin}" + (f" (every {index.freq.freqstr})" if getattr(index, "freq", None) is not None else "")
+    print(f"forecast of the {what} in original units: {out}")
+    if args.at is not None:
+        m = backtest.metrics
+        print(f"backtest from {origin}: MSE {m['mse']:.4g} MAE {m['mae']:.4g} in original units "
+              f"(last-value baseline MSE {m['last_value_mse']:.4g} MAE {m['last_value_mae']:.4g}; "
+              f"standardized MSE {m['mse_scaled']:.4f} MAE {m['mae_scaled']:.4f})")
+    if plot is not None:
+        import matplotlib.pyplot as plt
+
+        start = max(0, end - (args.history or spec.seq_len))
+        history = frame.iloc[start:end][list(spec.columns)].set_axis(index[start:end])
+        forecast = result[list(spec.columns)]
+        kind = "backtest" if args.at is not None else "forecast"
+        fig = plot_forecast_frame(history, forecast, actual=actual,
+                                  title=f"{Path(args.data).name}: {kind} of the {what}, H = {H}, original units")
+        plot.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(plot, dpi=120)
+        plt.close(fig)
+        print(f"plot: {plot}")
 
 
 def _study_args(p):
@@ -314,8 +441,9 @@ def _study(args):
     from simmtm.experiments.forecasting import study
 
     cfg = _config(args)
-    source = _data(args.data or args.preset, args.root, cfg.seq_len, args.features, args.repair_dates)
-    target = _data(args.target, args.root, cfg.seq_len, args.features, args.repair_dates) if args.target else source
+    source = _data(_data_name(args), args.root, cfg.seq_len, args.features, args.repair_dates, args.date_column)
+    target = (_data(args.target, args.root, cfg.seq_len, args.features, args.repair_dates, args.date_column)
+              if args.target else source)
     suffix = "" if target.name == source.name else f"_to_{target.name}"
     out = _writable(args.out or f"results/forecasting_{source.name}{suffix}.md")
     _writable(args.checkpoints, folder=True)
@@ -337,7 +465,7 @@ def _sweep(args):
     from simmtm.experiments.forecasting import sweep
 
     cfg = _config(args)
-    data = _data(args.data or args.preset, args.root, cfg.seq_len, args.features, args.repair_dates)
+    data = _data(_data_name(args), args.root, cfg.seq_len, args.features, args.repair_dates, args.date_column)
     variants = dict(_parse_variant(v) for v in args.variant)
     _writable(args.checkpoints, folder=True)
     rows = sweep(cfg, data, variants, horizon=args.pred_len, seed=args.seed, budget=_budget(args),
@@ -607,6 +735,7 @@ COMMANDS = {  # name: (help, arguments, action)
     "download": ("fetch benchmark files into data/ with checksums", _download_args, _download),
     "pretrain": ("pre-train SimMTM on a forecasting dataset", _pretrain_args, _pretrain),
     "finetune": ("fine-tune a forecaster from a checkpoint (or random init)", _finetune_args, _finetune),
+    "forecast": ("forecast your CSV past its end (or backtest --at DATE) in original units", _forecast_args, _forecast),
     "study": ("pre-trained vs random init over seeds and horizons; resumable; writes a table", _study_args, _study),
     "sweep": ("variants of a forecasting recipe on one horizon, ranked by validation MSE", _sweep_args, _sweep),
     "classify": ("classify your own files (--train [--test]) or run a benchmark study (--setting)", _classify_args,

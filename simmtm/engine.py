@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import copy
 import math
+import time
 from collections.abc import Callable
 from contextlib import nullcontext
 
@@ -134,6 +135,29 @@ def _step(loss: torch.Tensor, model: nn.Module, optimizer: torch.optim.Optimizer
     scaler.update()
 
 
+class EpochTimer:
+    """Estimates an epoch's duration from its first ``steps`` steps and reports it once through
+    ``log`` (``None``: silent): ``[desc] about 7.3 min per epoch (512 steps at 0.86 s a step)``."""
+
+    def __init__(self, n_steps: int, log: Callable[[str], None] | None, desc: str, device: torch.device,
+                 steps: int = 5):
+        self.n_steps, self.log, self.desc, self.device = n_steps, log, desc, torch.device(device)
+        self.at = min(steps, n_steps)
+        self.t0 = time.perf_counter()
+
+    def step(self, done: int) -> None:
+        """Call after each step with the number of steps done so far."""
+        if self.log is None or done != self.at:
+            return
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+        per_step = (time.perf_counter() - self.t0) / done
+        total = per_step * self.n_steps
+        when = f"{total / 60:.1f} min" if total >= 60 else f"{total:.1f} s"
+        self.log(f"[{self.desc}] estimated {when} per epoch ({self.n_steps} steps at {per_step:.2f} s a step, "
+                 f"from the first {done})")
+
+
 def _inputs(batch) -> torch.Tensor:
     return batch[0] if isinstance(batch, (list, tuple)) else batch
 
@@ -142,14 +166,16 @@ def pretrain_one_epoch(model: nn.Module, loader: DataLoader, optimizer: torch.op
                        device: torch.device, *, amp_dtype: torch.dtype | None = None,
                        grad_clip: float | None = None, generator: torch.Generator | None = None,
                        scaler: torch.amp.GradScaler | None = None, progress: bool = True, log_every: int = 10,
-                       desc: str = "pretrain") -> dict[str, float]:
+                       desc: str = "pretrain", log: Callable[[str], None] | None = None) -> dict[str, float]:
     """One pass of pre-training (SimMTM or any objective returning ``.loss`` and ``.terms``).
     Returns the sample-weighted mean of ``loss`` and of each term over the epoch. Pass
-    ``scaler`` (:func:`grad_scaler`) with fp16 autocast."""
+    ``scaler`` (:func:`grad_scaler`) with fp16 autocast; ``log`` receives the estimated time
+    per epoch after the first steps (:class:`EpochTimer`)."""
     model.train()
     sums: dict[str, torch.Tensor] = {}
     n = 0
     guard = FiniteGuard(device, optimizer)
+    timer = EpochTimer(len(loader), log, desc, device)
     bar = tqdm(loader, desc=desc, disable=not progress, leave=False)
     for step, batch in enumerate(bar):
         x = _inputs(batch).to(device, non_blocking=True)
@@ -159,6 +185,7 @@ def pretrain_one_epoch(model: nn.Module, loader: DataLoader, optimizer: torch.op
         _step(out.loss, model, optimizer, scaler, grad_clip)
         _accumulate(sums, out, len(x))
         n += len(x)
+        timer.step(step + 1)
         if progress and step % log_every == 0:
             guard.flush(final=False)
             bar.set_postfix(loss=f"{out.loss.item():.4f}")
@@ -204,11 +231,14 @@ def evaluate_pretrain(model: nn.Module, loader: DataLoader, device: torch.device
 
 def train_one_epoch(model: nn.Module, loader: DataLoader, loss_fn: Callable, optimizer: torch.optim.Optimizer,
                     device: torch.device, *, amp_dtype: torch.dtype | None = None, grad_clip: float | None = None,
-                    scaler: torch.amp.GradScaler | None = None, progress: bool = True, desc: str = "train") -> dict[str, float]:
-    """One supervised epoch over ``(x, y)`` batches; returns the sample-weighted mean loss."""
+                    scaler: torch.amp.GradScaler | None = None, progress: bool = True, desc: str = "train",
+                    log: Callable[[str], None] | None = None) -> dict[str, float]:
+    """One supervised epoch over ``(x, y)`` batches; returns the sample-weighted mean loss.
+    ``log`` receives the estimated time per epoch after the first steps (:class:`EpochTimer`)."""
     model.train()
     total, n = torch.zeros((), device=device), 0
     guard = FiniteGuard(device, optimizer)
+    timer = EpochTimer(len(loader), log, desc, device)
     for step, (x, y) in enumerate(tqdm(loader, desc=desc, disable=not progress, leave=False)):
         x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
         with autocast(device, amp_dtype):
@@ -217,6 +247,7 @@ def train_one_epoch(model: nn.Module, loader: DataLoader, loss_fn: Callable, opt
         _step(loss, model, optimizer, scaler, grad_clip)
         total += loss.detach() * len(x)
         n += len(x)
+        timer.step(step + 1)
     guard.flush()
     return _means({"loss": total}, n)
 

@@ -172,6 +172,14 @@ class Forecaster(nn.Module):
         self.encoder, self.head, self.norm = encoder, head, norm
         self.seq_len, self.n_channels = seq_len, n_channels
 
+    @staticmethod
+    def load(path, device: str | torch.device = "cpu"):
+        """A fine-tuned forecaster checkpoint with its scaler, columns and dates, ready for
+        ``.predict(frame)`` / ``.backtest(frame, at)``: a :class:`simmtm.forecaster.FittedForecaster`."""
+        from simmtm.forecaster import FittedForecaster
+
+        return FittedForecaster.load(path, device)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_series("x", x, channels=self.n_channels, length=self.seq_len)
         stats = None

@@ -97,11 +97,16 @@ def run_pretraining(cfg: SimMTMConfig, train: Dataset, val: Dataset | None = Non
         values = ", ".join(f"{k} {v:.4f}" for k, v in row.items() if k != "epoch")
         log(f"[{tag}] epoch {epoch}: {values} ({time.perf_counter() - t0:.0f}s)")
 
+    estimated = []  # the first epoch this process runs reports its estimated duration
+
     def run_epoch(epoch: int) -> dict[str, float]:
         if sampler is not None:
             sampler.set_epoch(epoch)
+        eta_log = None if estimated else log
+        estimated.append(epoch)
         return pretrain_one_epoch(step_model, train_loader, optimizer, dev, amp_dtype=amp_dtype,
-                                  generator=generators["masks"], scaler=scaler, progress=progress)
+                                  generator=generators["masks"], scaler=scaler, progress=progress, desc=tag,
+                                  log=eta_log)
 
     result = fit(model, run_epoch,
                  (lambda: evaluate_pretrain(model, val_loader, dev, amp_dtype=amp_dtype)) if val_loader else None,
