@@ -15,7 +15,8 @@ NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.i
 NEEDS = {"analyses": "Epilepsy_UCI/epileptic_seizure_recognition.csv",
          "baselines_comparison": "Epilepsy_UCI/epileptic_seizure_recognition.csv",
          "classification_experiment": "Epilepsy_UCI/epileptic_seizure_recognition.csv",
-         "forecasting_experiment": "ETT-small/ETTm1.csv"}
+         "forecasting_experiment": "ETT-small/ETTm1.csv",
+         "your_own_data": "ETT-small/ETTh2.csv"}
 
 
 def _text(nb) -> str:
