@@ -186,10 +186,15 @@ def finetune(cfg: SimMTMConfig, splits: dict[str, Split], *, encoder: nn.Module 
     start = resumable.restore(log or (lambda *_: None), "finetune") if resume else None
     t0 = time.perf_counter()
 
+    estimated: list[int] = []  # the time per epoch is estimated in the first epoch run here only
+
     def run_epoch(epoch: int) -> dict[str, float]:
         if sampler is not None:
             sampler.set_epoch(epoch)
-        return train_one_epoch(step_model, loaders["train"], F.cross_entropy, optimizer, dev, progress=False)
+        eta_log = None if estimated or log is None or r != 0 else log
+        estimated.append(epoch)
+        return train_one_epoch(step_model, loaders["train"], F.cross_entropy, optimizer, dev, progress=False,
+                               desc="finetune", log=eta_log)
 
     result = fit(model, run_epoch, lambda: evaluate(model, loaders["val"], dev), epochs, monitor="select", mode="max",
                  patience=patience, progress=progress and r == 0, start=start,
