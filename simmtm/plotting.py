@@ -105,22 +105,29 @@ def legend_outside(ax, *, where: str = "right", **kw):
 
 
 def zoom_axis(ax, values: Iterable[float], *, axis: str = "y", unit: str = "", digits: int = 3,
-              include: Iterable[float] = ()) -> tuple[float, float]:
-    """Set a zoomed range on ``axis`` around ``values`` and write it in a corner of the axes."""
+              include: Iterable[float] = ()) -> str:
+    """Set a zoomed range on ``axis`` around ``values``; on the y-axis the range is written in the
+    top-right corner, for the x-axis the caller puts the returned note in the axis label."""
     lo, hi = zoomed_limits(values, include=include)
     getattr(ax, f"set_{axis}lim")(lo, hi)
-    ax.text(0.99, 0.98 if axis == "y" else 0.02, zoom_note(lo, hi, unit, digits), transform=ax.transAxes,
-            ha="right", va="top" if axis == "y" else "bottom", fontsize=7, color="0.35", style="italic")
-    return lo, hi
+    note = zoom_note(lo, hi, unit, digits)
+    if axis == "y":
+        ax.text(0.99, 0.98, note, transform=ax.transAxes, ha="right", va="top", fontsize=7, color="0.35",
+                style="italic")
+    return note
 
 
-def draw_paired_dots(ax, diffs: Mapping[str, Mapping], *, colors: Mapping[str, str] | None = None) -> None:
-    """Horizontal dot plot of per-seed differences ``{label: {seed: diff}}``, one row per label
-    (top to bottom): small dots per seed, a diamond at the mean, a bar of ±1 std when there are 2+
-    seeds, and a zero line. The caller labels the x-axis (metric, unit, sign)."""
-    labels = list(diffs)
+def draw_paired_dots(ax, diffs: Mapping[str, Mapping], *, labels: list[str] | None = None,
+                     colors: Mapping[str, str] | None = None, zero: bool = True) -> None:
+    """Horizontal dot plot of per-seed values ``{label: {seed: value}}``, one row per label of
+    ``labels`` (default: the keys; top to bottom; a label without values leaves its row empty):
+    small dots per seed, a diamond at the mean, a bar of ±1 std only when there are 2+ seeds, and
+    (``zero``) a line at 0 for differences. The caller labels the x-axis (metric, unit, sign)."""
+    labels = list(diffs) if labels is None else list(labels)
     for i, label in enumerate(labels):
-        v = np.asarray(list(diffs[label].values()), dtype=np.float64)
+        v = np.asarray(list(diffs.get(label, {}).values()), dtype=np.float64)
+        if v.size == 0:
+            continue
         y = len(labels) - 1 - i
         c = (colors or {}).get(label, OTHER_BLUE)
         ax.scatter(v, np.full(len(v), y) + np.linspace(-0.12, 0.12, len(v)) * (len(v) > 1), s=14, color=c,
@@ -128,12 +135,13 @@ def draw_paired_dots(ax, diffs: Mapping[str, Mapping], *, colors: Mapping[str, s
         m, s = mean_spread(v)
         ax.errorbar([m], [y], xerr=None if s is None else [[s], [s]], fmt="D", ms=7, color=c, mec="black",
                     mew=0.6, capsize=4, clip_on=False, zorder=4)
-    ax.axvline(0, color="black", lw=0.9, zorder=1)
+    if zero:
+        ax.axvline(0, color="black", lw=0.9, zorder=2.5)
     ax.set_yticks(range(len(labels)), labels[::-1], fontsize=8)
     ax.set_ylim(-0.6, len(labels) - 0.4)
     values = [d for v in diffs.values() for d in v.values()]
     if values:
-        ax.set_xlim(*zoomed_limits(values, include=[0.0], pad=0.15))
+        ax.set_xlim(*zoomed_limits(values, include=[0.0] if zero else [], pad=0.15))
     ax.grid(axis="x", color="0.9", lw=0.6)
 
 
@@ -267,7 +275,7 @@ def plot_horizons(frame, *, metric: str = "mse", title: str = "", rows: list[dic
     the paired difference SimMTM - random init per seed and horizon around a zero line."""
     horizons = sorted(frame["horizon"].unique())
     panels = 2 if rows else 1
-    fig, axes = plt.subplots(1, panels, figsize=(6.2 * panels, 3.9), squeeze=False)
+    fig, axes = plt.subplots(1, panels, figsize=(6.2 * panels, 4.4), squeeze=False)
     ax = axes[0, 0]
     shown = []
     for k, (init, part) in enumerate(frame.groupby("init", sort=False)):
@@ -305,7 +313,7 @@ def plot_horizons(frame, *, metric: str = "mse", title: str = "", rows: list[dic
             ax2.errorbar([h], [m], yerr=None if s is None else [[s], [s]], fmt="D", ms=7, color=SIMMTM_RED,
                          mec="black", mew=0.6, capsize=4, clip_on=False)
         seeds = {len(v) for v in diffs.values()}
-        ax2.axhline(0, color="black", lw=0.9)
+        ax2.axhline(0, color="black", lw=0.9, zorder=2.5)
         ax2.set_xticks(horizons)
         ax2.set_xlim(horizons[0] - 60, horizons[-1] + 60)
         vals = [d for v in diffs.values() for d in v.values()]
