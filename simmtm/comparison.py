@@ -135,6 +135,7 @@ def plot_comparison(runs: list[dict], metric: str, title: str = ""):
     percent = metric in ("accuracy", "precision", "recall", "f1", "auroc")
     scale, unit = (100.0, "%") if percent else (1.0, "standardized")
     rows = [{**r, metric: scale * r[metric]} for r in runs]
+    shown = metric if percent else metric.upper()  # "accuracy", "MSE"
     arms = list(dict.fromkeys((r["method"], r["protocol"]) for r in rows))
     label = {a: f"{'random init' if a[0] == 'none' else a[0]} ({a[1]})" for a in arms}
     values = {label[a]: {r["seed"]: r[metric] for r in rows if (r["method"], r["protocol"]) == a} for a in arms}
@@ -149,7 +150,7 @@ def plot_comparison(runs: list[dict], metric: str, title: str = ""):
     draw_paired_dots(ax, values, colors=colors, zero=False)
     note = zoom_axis(ax, [v for d in values.values() for v in d.values()], axis="x", unit=unit if percent else "",
                      digits=2 if percent else 4)
-    ax.set_xlabel(f"test {metric} ({unit}; {'higher' if percent else 'lower'} is better)\n[{note}]", fontsize=8)
+    ax.set_xlabel(f"test {shown} ({unit}; {'higher' if percent else 'lower'} is better)\n[{note}]", fontsize=8)
     ax.set_title(f"{seed_note(n_seeds)}: dots = seeds, diamond = mean ± std" if n_seeds >= 2 else
                  "1 seed: diamond = its value (no error bar from one seed)", fontsize=8)
     if diffs:
@@ -159,7 +160,7 @@ def plot_comparison(runs: list[dict], metric: str, title: str = ""):
         if reference in values:
             ax.text(0, len(values) - 1 - list(values).index(reference), "  reference", va="center", fontsize=7,
                     color="0.35")
-        ax.set_xlabel(f"Δ test {metric} vs random init, same seed\n"
+        ax.set_xlabel(f"Δ test {shown} vs random init, same seed\n"
                       f"({'percentage points' if percent else 'standardized'}; "
                       f"{'> 0' if percent else '< 0'}: pre-training helps)", fontsize=8)
         ax.set_title("paired difference to random init (fine-tuned)", fontsize=8)
