@@ -106,14 +106,14 @@ def legend_outside(ax, *, where: str = "right", **kw):
 
 def zoom_axis(ax, values: Iterable[float], *, axis: str = "y", unit: str = "", digits: int = 3,
               include: Iterable[float] = ()) -> str:
-    """Set a zoomed range on ``axis`` around ``values``; on the y-axis the range is written in the
-    top-right corner, for the x-axis the caller puts the returned note in the axis label."""
+    """Set a zoomed range on ``axis`` around ``values`` and return its note ("zoomed: a to b");
+    on the y-axis the note is added under the axis label (set the label first), off the data. For
+    the x-axis the caller puts the note in its label."""
     lo, hi = zoomed_limits(values, include=include)
     getattr(ax, f"set_{axis}lim")(lo, hi)
     note = zoom_note(lo, hi, unit, digits)
     if axis == "y":
-        ax.text(0.99, 0.98, note, transform=ax.transAxes, ha="right", va="top", fontsize=7, color="0.35",
-                style="italic")
+        ax.set_ylabel(f"{ax.get_ylabel()}\n[{note}]" if ax.get_ylabel() else f"[{note}]")
     return note
 
 
@@ -159,10 +159,10 @@ def arm_color(name: str) -> str:
 
 def plot_reconstruction(x: torch.Tensor, reconstruction: torch.Tensor, mask: torch.Tensor | None = None,
                         *, n_series: int = 3, channel: int = 0, n_views: int | None = None, title: str = "",
-                        unit: str = "standardized"):
+                        unit: str = "standardized", time_unit: str = ""):
     """Originals ``[B, L, C]`` against SimMTM's rebuilt originals; with ``mask``
     (``[(M+1)*B, L, C]``) the first masked view's hidden points are shaded. Name the dataset and
-    split in ``title``; ``unit`` is the y unit."""
+    split in ``title``; ``unit`` is the y unit, ``time_unit`` the length of a step (e.g. "15 min")."""
     x, rec = _np(x), _np(reconstruction)
     n = min(n_series, len(x))
     fig, axes = plt.subplots(n, 1, figsize=(10, 1.9 * n + 0.8), sharex=True, squeeze=False)
@@ -177,7 +177,7 @@ def plot_reconstruction(x: torch.Tensor, reconstruction: torch.Tensor, mask: tor
                            label="masked in view 1" if start == edges[0] else None)
         ax.set_ylabel(f"window {i}\n({unit})", fontsize=8)
     legend_outside(axes[0, 0])
-    axes[-1, 0].set_xlabel("time step")
+    axes[-1, 0].set_xlabel("time step" + (f" (1 step = {time_unit})" if time_unit else ""))
     integer_ticks(axes[-1, 0])
     fig.suptitle(title or f"SimMTM reconstruction, channel {channel}", fontsize=10)
     fig.tight_layout()
