@@ -228,7 +228,7 @@ def plot_analysis(records: list[dict], metric: str, *, title: str = "", xlabel: 
     percent = metric in ("accuracy", "f1", "precision", "recall", "auroc")
     unit = "%" if percent else "standardized"
     rows = [{**r, metric: (100.0 if percent else 1.0) * r[metric]} for r in rows]
-    shown = metric if percent else metric.upper()  # "accuracy", "MSE"
+    mname = metric if percent else metric.upper()  # "accuracy", "MSE"
     numeric = all(isinstance(r["value"], (int, float)) for r in rows)
     order = {v: i for i, v in enumerate(ANALYSES["ablation"])}  # full first, random init last
     names = sorted(dict.fromkeys(r["variant"] for r in rows), key=lambda n: (not n.startswith("SimMTM"),
@@ -252,7 +252,7 @@ def plot_analysis(records: list[dict], metric: str, *, title: str = "", xlabel: 
     if numeric:
         values = sorted({r["value"] for r in rows})
         span = (np.log(values[-1]) - np.log(values[0])) if logx and len(values) > 1 else (values[-1] - values[0] or 1)
-        shown = []
+        shown = []  # every drawn y value, for the zoomed range
         for i, name in enumerate(names):
             pts = [(x, mean_spread([r[metric] for r in rows if r["variant"] == name and r["value"] == x]))
                    for x in values if any(r["variant"] == name and r["value"] == x for r in rows)]
@@ -269,9 +269,9 @@ def plot_analysis(records: list[dict], metric: str, *, title: str = "", xlabel: 
             ax.minorticks_off()
         ax.set_xticks(values, [f"{v:g}" for v in values])  # ticks at the swept values only (views: 1, 2, ...)
         ax.set_xlabel(xlabel)
-        ax.set_ylabel(f"test {shown} ({unit}; {better} is better)", fontsize=8)
+        ax.set_ylabel(f"test {mname} ({unit}; {better} is better)", fontsize=8)
         zoom_axis(ax, shown, digits=2 if percent else 4)
-        ax.set_title(f"test {shown}, {seeds_text}", fontsize=8)
+        ax.set_title(f"test {mname}, {seeds_text}", fontsize=8)
         legend_outside(ax, where="below", ncol=3)
         if diffs:
             ax2 = axes[0, 1]
@@ -299,7 +299,7 @@ def plot_analysis(records: list[dict], metric: str, *, title: str = "", xlabel: 
             ax2.set_xlim(ax.get_xlim())
             ax2.set_xlabel(xlabel)
             sign = ">" if percent else "<"
-            ax2.set_ylabel(f"Δ test {shown} vs {reference}, same seed\n({diff_unit}; {sign} 0: variant better)",
+            ax2.set_ylabel(f"Δ test {mname} vs {reference}, same seed\n({diff_unit}; {sign} 0: variant better)",
                            fontsize=8)
             ax2.set_title(f"paired difference to {reference}: dots = seeds, diamond = mean"
                           + (" ± std" if n_seeds >= 2 else ""), fontsize=8)
@@ -311,7 +311,7 @@ def plot_analysis(records: list[dict], metric: str, *, title: str = "", xlabel: 
         draw_paired_dots(ax, values, colors=colors, zero=False)
         note = zoom_axis(ax, [v for d in values.values() for v in d.values()], axis="x", digits=2 if percent else 4,
                          unit="%" if percent else "")
-        ax.set_xlabel(f"test {shown} ({unit}; {better} is better)\n[{note}]", fontsize=8)
+        ax.set_xlabel(f"test {mname} ({unit}; {better} is better)\n[{note}]", fontsize=8)
         ax.set_title(f"{seed_note(n_seeds)}: dots = seeds, diamond = mean" + (" ± std" if n_seeds >= 2 else
                                                                               " (no error bar)"), fontsize=8)
         if diffs:
@@ -319,7 +319,7 @@ def plot_analysis(records: list[dict], metric: str, *, title: str = "", xlabel: 
             draw_paired_dots(ax2, diffs, labels=names, colors=colors)
             ax2.text(0, len(names) - 1 - names.index(reference), "  reference", va="center", fontsize=7, color="0.35")
             sign = ">" if percent else "<"
-            ax2.set_xlabel(f"Δ test {shown} vs {reference}, same seed\n({diff_unit}; {sign} 0: variant better)",
+            ax2.set_xlabel(f"Δ test {mname} vs {reference}, same seed\n({diff_unit}; {sign} 0: variant better)",
                            fontsize=8)
             ax2.set_title(f"paired difference to {reference}", fontsize=8)
     fig.suptitle(title, fontsize=10)
