@@ -94,3 +94,22 @@ def test_comparison_draws_no_error_bar_from_one_seed():
     fig = plot_comparison(runs, "accuracy", title="t")
     assert "2 seeds" in fig.axes[0].get_title()
     plt.close(fig)
+
+
+def test_horizons_pair_seeds_and_draw_the_paper_average():
+    import pandas as pd
+
+    from simmtm.plotting import plot_horizons
+
+    rows = [{"horizon": h, "init": i, "seed": s, "mse": base + (0.01 if i == "random init" else 0.0) + 0.001 * s}
+            for h, base in ((96, 0.3), (192, 0.35)) for i in ("SimMTM", "random init") for s in (0, 1)]
+    frame = pd.DataFrame([{"horizon": h, "init": i, "mse_mean": np.mean(v), "mse_std": np.std(v), "seeds": 2,
+                           "paper_mse": np.nan}
+                          for (h, i), v in pd.DataFrame(rows).groupby(["horizon", "init"], sort=False)["mse"]])
+    fig = plot_horizons(frame, rows=rows, paper_average=0.33, title="toy, test split")
+    left, right = fig.axes
+    assert "zoomed" in left.get_ylabel() and left.get_ylim()[0] > 0.25  # not from 0
+    assert any("4-horizon average 0.330" in t.get_text() for t in left.get_legend().get_texts())
+    dots = [c.get_offsets() for c in right.collections if c.__class__.__name__ == "PathCollection"]
+    assert np.allclose(np.concatenate(dots)[:, 1], -0.01) and len(np.concatenate(dots)) == 4  # 2 horizons x 2 seeds
+    plt.close(fig)
