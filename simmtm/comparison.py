@@ -140,8 +140,8 @@ def plot_comparison(runs: list[dict], metric: str, title: str = ""):
     label = {a: f"{'random init' if a[0] == 'none' else a[0]} ({a[1]})" for a in arms}
     values = {label[a]: {r["seed"]: r[metric] for r in rows if (r["method"], r["protocol"]) == a} for a in arms}
     n_seeds = len({r["seed"] for r in rows})
-    diffs = {label[(m, p)]: v for (m, p), v in paired_difference(rows, metric, {"method": "none", "protocol": "fine-tune"},
-                                                                 arm=("method", "protocol")).items()}
+    reference = {"method": "none", "protocol": "fine-tune"}  # random init, fine-tuned
+    diffs = {label[arm]: v for arm, v in paired_difference(rows, metric, reference, arm=("method", "protocol")).items()}
     panels = 2 if diffs else 1
     fig, axes = plt.subplots(1, panels, figsize=(5.2 * panels + 1.2, 0.42 * len(arms) + 1.9), sharey=True,
                              squeeze=False)
@@ -156,9 +156,9 @@ def plot_comparison(runs: list[dict], metric: str, title: str = ""):
     if diffs:
         ax = axes[0, 1]
         draw_paired_dots(ax, diffs, labels=list(values), colors=colors)
-        reference = label.get(("none", "fine-tune"))
-        if reference in values:
-            ax.text(0, len(values) - 1 - list(values).index(reference), "  reference", va="center", fontsize=7,
+        ref_label = label.get(("none", "fine-tune"))
+        if ref_label in values:
+            ax.text(0, len(values) - 1 - list(values).index(ref_label), "  reference", va="center", fontsize=7,
                     color="0.35")
         ax.set_xlabel(f"Δ test {shown} vs random init, same seed\n"
                       f"({'percentage points' if percent else 'standardized'}; "

@@ -12,7 +12,7 @@ the data; colourbars labelled. The small pure helpers below (:func:`paired_diffe
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 
 import matplotlib.pyplot as plt
 import numpy as np

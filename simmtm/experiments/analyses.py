@@ -243,7 +243,8 @@ def plot_analysis(records: list[dict], metric: str, *, title: str = "", xlabel: 
     if numeric:
         diffs = paired_difference(rows, metric, {"variant": reference}, by=("value",)) if reference else {}
     else:
-        diffs = {k[0]: v for k, v in paired_difference(rows, metric, {"variant": reference}).items()} if reference else {}
+        diffs = ({k[0]: v for k, v in paired_difference(rows, metric, {"variant": reference}).items()}
+                 if reference else {})
     panels = 2 if diffs else 1
     fig, axes = plt.subplots(1, panels, figsize=(6.0 * panels, 4.2 if numeric else 0.45 * len(names) + 2.2),
                              squeeze=False, sharey=not numeric)
