@@ -730,7 +730,7 @@ def _ship(args):
 
 
 COMMANDS = {  # name: (help, arguments, action)
-    "demo": ("offline demo: pre-train + fine-tune on synthetic data (~1 min on CPU)", _demo_args, _demo),
+    "demo": ("offline demo: pre-train + fine-tune on synthetic data (about 1 min on a 2-core CPU; prints its wall time)", _demo_args, _demo),
     "presets": ("list the named configuration presets", _presets_args, _presets),
     "download": ("fetch benchmark files into data/ with checksums", _download_args, _download),
     "pretrain": ("pre-train SimMTM on a forecasting dataset", _pretrain_args, _pretrain),

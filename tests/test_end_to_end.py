@@ -83,10 +83,12 @@ def test_pretrain_then_finetune_beats_chance_on_real_eeg():
     assert accuracy > 0.7, accuracy
 
 
-def test_demo_runs_offline(tmp_path):
+def test_demo_runs_offline(tmp_path, capsys):
     from simmtm.demo import run_demo
 
     result = run_demo(tmp_path, pretrain_epochs=1, finetune_epochs=1, stride=16, progress=False)
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert last.startswith("demo finished in ") and " s on " in last  # its own wall time and device, last
     assert (tmp_path / "reconstruction.png").stat().st_size > 10_000
     assert (tmp_path / "pretrained.pt").is_file()
     test = result["test"]

@@ -6,63 +6,88 @@ import numpy as np
 from simmtm.anomaly.metrics import roc_auc, roc_curve
 
 
-def plot_score_distributions(scores: dict[str, np.ndarray], labels: np.ndarray, *, bins: int = 40):
-    """One panel per method: histograms of normal vs anomalous window scores (log scale). Returns the figure."""
+def plot_score_distributions(scores: dict[str, np.ndarray], labels: np.ndarray, *, bins: int = 40, title: str = ""):
+    """One panel per method: histograms of normal vs anomalous window scores on a log10 axis, one
+    legend for all panels beside the last. Name the data and split in ``title``. Returns the figure."""
     import matplotlib.pyplot as plt
 
+    from simmtm.plotting import legend_outside
+
     labels = np.asarray(labels).astype(bool)
-    fig, axes = plt.subplots(1, len(scores), figsize=(3.6 * len(scores), 2.8), squeeze=False)
+    fig, axes = plt.subplots(1, len(scores), figsize=(3.4 * len(scores) + 1.6, 3.0), squeeze=False)
     for ax, (name, s) in zip(axes[0], scores.items()):
         s = np.log10(np.maximum(np.asarray(s, dtype=np.float64), 1e-12))
         edges = np.linspace(s.min(), s.max(), bins + 1)
-        ax.hist(s[~labels], edges, alpha=0.6, density=True, label="normal", color="tab:blue")
-        ax.hist(s[labels], edges, alpha=0.6, density=True, label="anomalous", color="tab:red")
+        ax.hist(s[~labels], edges, alpha=0.6, density=True, label=f"normal ({int((~labels).sum())} windows)",
+                color="tab:blue")
+        ax.hist(s[labels], edges, alpha=0.6, density=True, label=f"anomalous ({int(labels.sum())} windows)",
+                color="tab:red")
         ax.set_title(f"{name} (ROC-AUC {roc_auc(labels, 10 ** s):.3f})", fontsize=9)
-        ax.set_xlabel("log10 window score")
-    axes[0][0].legend(fontsize=8)
+        ax.set_xlabel("log10 window score (score units)", fontsize=8)
+    axes[0][0].set_ylabel("density (per log10 unit)", fontsize=8)
+    legend_outside(axes[0][-1])
+    if title:
+        fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     return fig
 
 
 def plot_roc_curves(scores: dict[str, np.ndarray], labels: np.ndarray, *, title: str = "test windows"):
-    """ROC curves of several methods on the same labels. Returns the figure."""
+    """ROC curves of several methods on the same labels, the chance diagonal labelled, the legend
+    beside the axes. Returns the figure."""
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(3.8, 3.6))
+    from simmtm.plotting import legend_outside
+
+    fig, ax = plt.subplots(figsize=(6.2, 3.8))
     for name, s in scores.items():
         fpr, tpr = roc_curve(labels, s)
-        ax.plot(fpr, tpr, label=f"{name} ({roc_auc(labels, s):.3f})")
-    ax.plot([0, 1], [0, 1], ":", color="gray")
-    ax.set_xlabel("false-positive rate")
-    ax.set_ylabel("true-positive rate")
+        ax.plot(fpr, tpr, label=f"{name} (ROC-AUC {roc_auc(labels, s):.3f})")
+    ax.plot([0, 1], [0, 1], ":", color="gray", label="chance (ROC-AUC 0.5)")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_aspect("equal")
+    ax.set_xlabel("false-positive rate (share of normal windows flagged)", fontsize=8)
+    ax.set_ylabel("true-positive rate\n(share of anomalous windows flagged)", fontsize=8)
     ax.set_title(title, fontsize=9)
-    ax.legend(fontsize=8)
+    legend_outside(ax)
     fig.tight_layout()
     return fig
 
 
 def plot_detection(x: np.ndarray, point_labels: np.ndarray, curves: dict[str, np.ndarray],
-                   point_scores: np.ndarray | None = None, *, channel: int = 0, title: str = ""):
+                   point_scores: np.ndarray | None = None, *, channel: int = 0, title: str = "", dots: bool = False,
+                   unit: str = "standardized", score_label: str = "point score"):
     """A window's channel with its labelled anomaly shaded, model curves (e.g. teacher and student
-    reconstructions) on top and, optionally, the point scores below. Returns the figure."""
+    reconstructions) on top, drawn as dots with ``dots`` (e.g. only hidden points), and,
+    optionally, the point scores below. The legend sits beside the axes and shows what is drawn.
+    Returns the figure."""
     import matplotlib.pyplot as plt
 
+    from simmtm.plotting import integer_ticks, legend_outside
+
     rows = 2 if point_scores is not None else 1
-    fig, axes = plt.subplots(rows, 1, figsize=(7, 2.2 * rows), sharex=True, squeeze=False)
+    fig, axes = plt.subplots(rows, 1, figsize=(8.6, 2.3 * rows + 0.4), sharex=True, squeeze=False)
     t = np.arange(len(x))
+    edges = np.diff(np.r_[0, np.asarray(point_labels, dtype=np.int8), 0])
     for ax in axes[:, 0]:
-        edges = np.diff(np.r_[0, np.asarray(point_labels, dtype=np.int8), 0])
-        for start, end in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)):
-            ax.axvspan(start - 0.5, end - 0.5, color="tab:red", alpha=0.15, lw=0)
+        for k, (start, end) in enumerate(zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1))):
+            ax.axvspan(start - 0.5, end - 0.5, color="tab:red", alpha=0.15, lw=0,
+                       label="labelled anomaly" if k == 0 and ax is axes[0, 0] else None)
     ax = axes[0, 0]
     ax.plot(t, x[:, channel], color="black", lw=1, label="series")
     for name, y in curves.items():
-        ax.plot(t, y[:, channel], lw=1, label=name)
-    ax.legend(fontsize=7, ncol=3)
+        if dots:
+            ax.plot(t, y[:, channel], ls="none", marker=".", ms=6, label=name)
+        else:
+            ax.plot(t, y[:, channel], lw=1, label=name)
+    ax.set_ylabel(f"value ({unit})", fontsize=8)
+    legend_outside(ax)
     ax.set_title(title or "labelled anomaly shaded", fontsize=9)
     if point_scores is not None:
         axes[1, 0].plot(t, point_scores, color="tab:purple", lw=1)
-        axes[1, 0].set_ylabel("point score")
-    axes[-1, 0].set_xlabel("time step")
+        axes[1, 0].set_ylabel(score_label, fontsize=8)
+    axes[-1, 0].set_xlabel("time step in the window")
+    integer_ticks(axes[-1, 0])
     fig.tight_layout()
     return fig

@@ -207,12 +207,18 @@ def analysis_markdown(settings: dict, records: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def plot_analysis(records: list[dict], metric: str, *, title: str = "", xlabel: str = "", horizon: int | None = None):
-    """Test ``metric`` against the swept value, one line per variant, mean ± std over seeds as
-    error bars; the y-axis starts at 0 so that seed noise does not read as a ranking. Categorical
-    values (ablations) are drawn as bars. Forecasting records are drawn at one ``horizon``
-    (default: the first recorded)."""
+def plot_analysis(records: list[dict], metric: str, *, title: str = "", xlabel: str = "", horizon: int | None = None,
+                  logx: bool = False):
+    """Test ``metric`` against the swept value in the comparison style of :mod:`simmtm.plotting`:
+    left, each variant's mean (± std only from 2+ seeds) on a zoomed axis whose range is written
+    on it, the variants side by side so that none hides another; right, the paired difference to
+    the reference (random init when it was run, else the first variant) per seed, around a zero
+    line. Categorical values (ablations) are rows of dots instead of lines. Forecasting records
+    are drawn at one ``horizon`` (default: the first recorded)."""
     import matplotlib.pyplot as plt
+
+    from simmtm.plotting import (arm_color, draw_paired_dots, legend_outside, mean_spread,
+                                 paired_difference, seed_note, zoom_axis, zoomed_limits)
 
     rows = flat_rows(records)
     if any("horizon" in r for r in rows):
@@ -220,26 +226,104 @@ def plot_analysis(records: list[dict], metric: str, *, title: str = "", xlabel: 
         rows = [r for r in rows if r.get("horizon") == horizon]
         if not rows:
             raise ValueError(f"no records at horizon {horizon}")
-    scale = 100.0 if metric in ("accuracy", "f1", "precision", "recall", "auroc") else 1.0
-    fig, ax = plt.subplots(figsize=(6.5, 3.8))
+    percent = metric in ("accuracy", "f1", "precision", "recall", "auroc")
+    unit = "%" if percent else "standardized"
+    rows = [{**r, metric: (100.0 if percent else 1.0) * r[metric]} for r in rows]
+    mname = metric if percent else metric.upper()  # "accuracy", "MSE"
     numeric = all(isinstance(r["value"], (int, float)) for r in rows)
-    variants_ = list(dict.fromkeys(r["variant"] for r in rows))
-    values = sorted({r["value"] for r in rows}) if numeric else list(dict.fromkeys(r["value"] for r in rows))
-    for i, v in enumerate(variants_):
-        stats = [[scale * r[metric] for r in rows if r["variant"] == v and r["value"] == x] for x in values]
-        xs = [x for x, s in zip(values, stats) if s]
-        means, stds = [np.mean(s) for s in stats if s], [np.std(s) for s in stats if s]
-        if numeric:
-            ax.errorbar(xs, means, yerr=stds, marker="o", capsize=4, label=v)
-        else:
-            ax.bar([values.index(x) + 0.8 * i / len(variants_) for x in xs], means, yerr=stds, capsize=3,
-                   width=0.8 / len(variants_), label=v)
-    if not numeric:
-        ax.set_xticks(range(len(values)), values, fontsize=8)
-    ax.set_ylim(bottom=0)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(f"test {metric}" + (" (%)" if scale == 100 else " (standardized scale)"))
-    ax.set_title(title, fontsize=9)
-    ax.legend(fontsize=8)
+    order = {v: i for i, v in enumerate(ANALYSES["ablation"])}  # full first, random init last
+    names = sorted(dict.fromkeys(r["variant"] for r in rows), key=lambda n: (not n.startswith("SimMTM"),
+                                                                               order.get(n, len(order) - 1)))
+    n_seeds = len({r["seed"] for r in rows})
+    reference = "random init" if "random init" in names else (names[0] if len(names) > 1 else None)
+    palette = iter(("tab:blue", "tab:orange", "tab:green", "tab:purple", "tab:brown", "tab:olive"))
+    colors = {n: arm_color(n) if n.startswith(("SimMTM", "full", "random init")) or not numeric else next(palette)
+              for n in names}
+    better = "higher" if percent else "lower"
+    diff_unit = "percentage points" if percent else "standardized"
+    if numeric:
+        diffs = paired_difference(rows, metric, {"variant": reference}, by=("value",)) if reference else {}
+    else:
+        diffs = ({k[0]: v for k, v in paired_difference(rows, metric, {"variant": reference}).items()}
+                 if reference else {})
+    panels = 2 if diffs else 1
+    fig, axes = plt.subplots(1, panels, figsize=(6.0 * panels, 4.2 if numeric else 0.45 * len(names) + 2.2),
+                             squeeze=False, sharey=not numeric)
+    ax = axes[0, 0]
+    seeds_text = (f"{seed_note(n_seeds)}: mean ± std" if n_seeds >= 2 else "1 seed: no error bars")
+    if numeric:
+        values = sorted({r["value"] for r in rows})
+        span = (np.log(values[-1]) - np.log(values[0])) if logx and len(values) > 1 else (values[-1] - values[0] or 1)
+        shown = []  # every drawn y value, for the zoomed range
+        for i, name in enumerate(names):
+            pts = [(x, mean_spread([r[metric] for r in rows if r["variant"] == name and r["value"] == x]))
+                   for x in values if any(r["variant"] == name and r["value"] == x for r in rows)]
+            offset = (i - (len(names) - 1) / 2) * 0.015 * span  # side by side: no variant hides another
+            xs = [x * np.exp(offset) if logx else x + offset for x, _ in pts]
+            means = [m for _, (m, _) in pts]
+            errs = [s for _, (_, s) in pts]
+            ax.errorbar(xs, means, yerr=errs if all(e is not None for e in errs) else None, marker="o", ms=5,
+                        capsize=3, lw=1.3, color=colors[name], label=name, clip_on=False)
+            shown += means + [m + e for m, e in zip(means, errs) if e is not None] + [m - e for m, e in zip(means, errs)
+                                                                                      if e is not None]
+        if logx:
+            ax.set_xscale("log")
+            ax.minorticks_off()
+        ax.set_xticks(values, [f"{v:g}" for v in values])  # ticks at the swept values only (views: 1, 2, ...)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(f"test {mname} ({unit}; {better} is better)", fontsize=8)
+        zoom_axis(ax, shown, digits=2 if percent else 4)
+        ax.set_title(f"test {mname}, {seeds_text}", fontsize=8)
+        legend_outside(ax, where="below", ncol=3)
+        if diffs:
+            ax2 = axes[0, 1]
+            others = [n for n in names if n != reference]
+            for i, name in enumerate(others):
+                offset = (i - (len(others) - 1) / 2) * 0.015 * span
+                for x in values:
+                    per_seed = diffs.get((x, name))
+                    if not per_seed:
+                        continue
+                    v = np.asarray(list(per_seed.values()))
+                    xx = x * np.exp(offset) if logx else x + offset
+                    ax2.scatter(np.full(len(v), xx), v, s=12, alpha=0.45, lw=0, color=colors[name], clip_on=False)
+                    m, sd = mean_spread(v)
+                    ax2.errorbar([xx], [m], yerr=None if sd is None else [[sd], [sd]], fmt="D", ms=6, capsize=3,
+                                 mec="black", mew=0.5, color=colors[name], clip_on=False,
+                                 label=name if x == values[0] else None)
+            ax2.axhline(0, color="black", lw=0.9, zorder=2.5)
+            vals = [d for v in diffs.values() for d in v.values()]
+            ax2.set_ylim(*zoomed_limits(vals, include=[0.0], pad=0.15))
+            if logx:
+                ax2.set_xscale("log")
+                ax2.minorticks_off()
+            ax2.set_xticks(values, [f"{v:g}" for v in values])
+            ax2.set_xlim(ax.get_xlim())
+            ax2.set_xlabel(xlabel)
+            sign = ">" if percent else "<"
+            ax2.set_ylabel(f"Δ test {mname} vs {reference}, same seed\n({diff_unit}; {sign} 0: variant better)",
+                           fontsize=8)
+            ax2.set_title(f"paired difference to {reference}: dots = seeds, diamond = mean"
+                          + (" ± std" if n_seeds >= 2 else ""), fontsize=8)
+            ax2.grid(axis="y", color="0.9", lw=0.6)
+            if len(others) > 1:
+                legend_outside(ax2, where="below", ncol=3)
+    else:
+        values = {name: {r["seed"]: r[metric] for r in rows if r["variant"] == name} for name in names}
+        draw_paired_dots(ax, values, colors=colors, zero=False)
+        note = zoom_axis(ax, [v for d in values.values() for v in d.values()], axis="x", digits=2 if percent else 4,
+                         unit="%" if percent else "")
+        ax.set_xlabel(f"test {mname} ({unit}; {better} is better)\n[{note}]", fontsize=8)
+        ax.set_title(f"{seed_note(n_seeds)}: dots = seeds, diamond = mean" + (" ± std" if n_seeds >= 2 else
+                                                                              " (no error bar)"), fontsize=8)
+        if diffs:
+            ax2 = axes[0, 1]
+            draw_paired_dots(ax2, diffs, labels=names, colors=colors)
+            ax2.text(0, len(names) - 1 - names.index(reference), "  reference", va="center", fontsize=7, color="0.35")
+            sign = ">" if percent else "<"
+            ax2.set_xlabel(f"Δ test {mname} vs {reference}, same seed\n({diff_unit}; {sign} 0: variant better)",
+                           fontsize=8)
+            ax2.set_title(f"paired difference to {reference}", fontsize=8)
+    fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     return fig

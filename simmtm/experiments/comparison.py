@@ -122,24 +122,49 @@ def summarize(runs: list[dict], keys: tuple[str, ...]) -> list[dict]:
     return summary_rows(runs, ("method", "protocol"), keys)
 
 
-def plot_comparison(rows: list[dict], metric: str, title: str = ""):
-    """Bar chart of ``metric`` (mean ± std over seeds as error bars, the mean written on each bar)
-    per (method, protocol) from :func:`summarize`; SimMTM in red, random init in grey. The y-axis
-    starts at 0. Returns the figure."""
+def plot_comparison(runs: list[dict], metric: str, title: str = ""):
+    """Every (method, protocol) of ``runs`` (one row per seed, method and protocol, as returned by
+    :func:`compare_on_arrays`) in two panels that share their rows: left, test ``metric`` per
+    seed (dots) and its mean (diamond; ± std only from 2+ seeds) on a zoomed axis whose range is
+    written on it; right, the paired difference to random init (``none``, fine-tuned) per seed
+    around a zero line. Name the dataset, split and horizon in ``title``. Returns the figure."""
     import matplotlib.pyplot as plt
 
-    scale = 100.0 if metric in ("accuracy", "precision", "recall", "f1", "auroc") else 1.0
-    means = [scale * r[metric][0] for r in rows]
-    stds = [scale * r[metric][1] for r in rows]
-    fig, ax = plt.subplots(figsize=(1.2 + 0.9 * len(rows), 3.4))
-    colors = ["tab:red" if r["method"] == "simmtm" else "tab:gray" if r["method"] == "none" else "tab:blue" for r in rows]
-    ax.bar(range(len(rows)), means, yerr=stds, capsize=3, color=colors)
-    ax.set_xticks(range(len(rows)), [f"{r['method']}\n{r['protocol']}" for r in rows], fontsize=7)
-    ax.set_ylim(0, 1.08 * max(m + s for m, s in zip(means, stds)))  # from 0: seed noise must not read as a ranking
-    for i, (m, s) in enumerate(zip(means, stds)):
-        ax.text(i, m + s, f"{m:.2f}" if scale == 100 else f"{m:.3f}", ha="center", va="bottom", fontsize=6)
-    ax.set_ylabel(f"test {metric}" + (" (%)" if scale == 100 else " (lower is better)"))
-    ax.set_title(f"{title}: mean ± std over {rows[0]['seeds']} seed(s)", fontsize=9)
+    from simmtm.plotting import arm_color, draw_paired_dots, paired_difference, seed_note, zoom_axis
+
+    percent = metric in ("accuracy", "precision", "recall", "f1", "auroc")
+    scale, unit = (100.0, "%") if percent else (1.0, "standardized")
+    rows = [{**r, metric: scale * r[metric]} for r in runs]
+    shown = metric if percent else metric.upper()  # "accuracy", "MSE"
+    arms = list(dict.fromkeys((r["method"], r["protocol"]) for r in rows))
+    label = {a: f"{'random init' if a[0] == 'none' else a[0]} ({a[1]})" for a in arms}
+    values = {label[a]: {r["seed"]: r[metric] for r in rows if (r["method"], r["protocol"]) == a} for a in arms}
+    n_seeds = len({r["seed"] for r in rows})
+    reference = {"method": "none", "protocol": "fine-tune"}  # random init, fine-tuned
+    diffs = {label[arm]: v for arm, v in paired_difference(rows, metric, reference, arm=("method", "protocol")).items()}
+    panels = 2 if diffs else 1
+    fig, axes = plt.subplots(1, panels, figsize=(5.2 * panels + 1.2, 0.42 * len(arms) + 1.9), sharey=True,
+                             squeeze=False)
+    colors = {label[a]: arm_color(a[0]) for a in arms}
+    ax = axes[0, 0]
+    draw_paired_dots(ax, values, colors=colors, zero=False)
+    note = zoom_axis(ax, [v for d in values.values() for v in d.values()], axis="x", unit=unit if percent else "",
+                     digits=2 if percent else 4)
+    ax.set_xlabel(f"test {shown} ({unit}; {'higher' if percent else 'lower'} is better)\n[{note}]", fontsize=8)
+    ax.set_title(f"{seed_note(n_seeds)}: dots = seeds, diamond = mean ± std" if n_seeds >= 2 else
+                 "1 seed: diamond = its value (no error bar from one seed)", fontsize=8)
+    if diffs:
+        ax = axes[0, 1]
+        draw_paired_dots(ax, diffs, labels=list(values), colors=colors)
+        ref_label = label.get(("none", "fine-tune"))
+        if ref_label in values:
+            ax.text(0, len(values) - 1 - list(values).index(ref_label), "  reference", va="center", fontsize=7,
+                    color="0.35")
+        ax.set_xlabel(f"Δ test {shown} vs random init, same seed\n"
+                      f"({'percentage points' if percent else 'standardized'}; "
+                      f"{'> 0' if percent else '< 0'}: pre-training helps)", fontsize=8)
+        ax.set_title("paired difference to random init (fine-tuned)", fontsize=8)
+    fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     return fig
 
@@ -168,7 +193,9 @@ def write_results(runs: list[dict], *, task: str, desc: str, command: str, out: 
     atomic_write_text(out.with_suffix(".json"), json.dumps(saved, indent=1))
     atomic_write_text(out, comparison_markdown(saved))
     keys, _, _ = _keys(runs)
-    fig = plot_comparison(summarize(runs, keys), keys[0] if keys[0] == "mse" else "accuracy", title=task)
+    where = next((part for part in desc.split(", ") if part.startswith("H = ")), None)
+    fig = plot_comparison(runs, keys[0] if keys[0] == "mse" else "accuracy",
+                          title=f"{task} in-domain{f', {where}' if where else ''}, test split")
     fig.savefig(out.with_suffix(".png"), dpi=120)
     plt.close(fig)
     return out

@@ -379,6 +379,16 @@ def summary_frame(path: str | Path):
     return pd.DataFrame(rows)
 
 
+def study_rows(path: str | Path) -> list[dict]:
+    """A study's JSON as one flat row per finished fine-tuning unit: ``horizon``, ``init``,
+    ``seed``, ``mse``, ``mae`` (for per-seed plots such as paired differences)."""
+    import json
+
+    saved = json.loads(Path(path).read_text())
+    return [{"horizon": r["key"]["horizon"], "init": r["key"]["init"], "seed": r["key"]["seed"], **r["test"]}
+            for r in saved["records"] if r["key"]["unit"] == "finetune" and r["test"]]
+
+
 def strip_timing(records: list[dict]) -> list[dict]:
     """Records without their wall times (an unbroken and a resumed study agree on the rest)."""
     return [{k: v for k, v in r.items() if k not in TIMING} for r in records]
