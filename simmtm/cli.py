@@ -400,6 +400,8 @@ def _anomaly_args(p):
     own.add_argument("--labels", default=None, help="known anomalies in the training part: JSON [[start, end], ...] "
                      "or CSV with a 0/1 is_anomaly column (switches to the self-distilled semi-supervised detector)")
     own.add_argument("--plot", default=None, help="write a figure of the series, score, threshold and flags")
+    own.add_argument("--real", default=None, metavar="ROOT", help="instead: the real-data study over ROOT/NAB_dev and "
+                     "ROOT/UCR_Anomaly (every method x series x seed, resumable) -> results/anomaly_real.md")
     own.add_argument("--scorer", default=None, choices=["reconstruction", "discrepancy", "teacher", "sum"],
                      help="override the detector's scorer")
 
@@ -415,6 +417,12 @@ def _anomaly(args):
         score_file(args.data, _writable(args.out), plot=_writable(args.plot) if args.plot else None,
                    train_until=args.train_until, train_fraction=args.train_fraction, labels=args.labels,
                    scorer=args.scorer, seed=args.seeds[0], device="cpu" if args.device == "auto" else args.device)
+        return
+    if args.real is not None:
+        from simmtm.experiments.anomaly_real import run as run_real
+
+        run_real(args.real, seeds=args.seeds, out=_writable(args.out or "results/anomaly_real.md"),
+                 command=_command_line(args))
         return
     from simmtm.anomaly.training import get_anomaly_preset
 
