@@ -37,22 +37,17 @@ from simmtm.anomaly.training import AnomalyConfig, build_detector, get_anomaly_p
 SCORERS = ("reconstruction", "discrepancy", "teacher", "sum")
 
 
-def _cells(scorer: str):
-    def teacher(model, x, mask):
-        return (model(x, mask)[0].float() - x) ** 2
+def _cells(scorers: tuple[str, ...]):
+    """A cell score function returning ``[S, B, L, C]``: the ``scorers``' cell scores from one forward pass."""
+    def cells(model, x, mask):
+        out = model(x, mask)
+        teacher, student = (out[0].float(), out[1].float()) if isinstance(out, tuple) else (out.float(), None)
+        parts = {"reconstruction": lambda: (teacher - x) ** 2, "teacher": lambda: (teacher - x) ** 2,
+                 "discrepancy": lambda: (teacher - student) ** 2,
+                 "sum": lambda: (teacher - x) ** 2 + (teacher - student) ** 2}
+        return torch.stack([parts[name]() for name in scorers])
 
-    def discrepancy(model, x, mask):
-        t, s = model(x, mask)
-        return (t.float() - s.float()) ** 2
-
-    def both(model, x, mask):
-        t, s = model(x, mask)
-        return (t.float() - x) ** 2 + (t.float() - s.float()) ** 2
-
-    def reconstruction(model, x, mask):
-        return (model(x, mask).float() - x) ** 2
-
-    return {"reconstruction": reconstruction, "discrepancy": discrepancy, "teacher": teacher, "sum": both}[scorer]
+    return cells
 
 
 def model_kind(scorer: str) -> str:
@@ -105,14 +100,21 @@ def fit_model(scorer: str, cfg: SeriesConfig, train_values: np.ndarray, labels: 
     return model.eval()
 
 
+def score_values_many(model: nn.Module, scorers: tuple[str, ...], cfg: SeriesConfig, values: np.ndarray, *,
+                      device: str = "cpu", progress: bool = False) -> dict[str, np.ndarray]:
+    """Point scores ``{scorer: [T]}`` of standardised ``values`` ``[T, C]``, all from the same forward passes."""
+    for scorer in scorers:
+        if (scorer == "reconstruction") == isinstance(model, SelfDistilledMAE):
+            raise ValueError(f"scorer {scorer!r} does not match a {type(model).__name__}")
+    scores = score_series(model, values, _cells(tuple(scorers)), length=cfg.length, stride=cfg.stride, k=cfg.k,
+                          patch_len=cfg.model.patch_len, device=device, progress=progress)  # [S, T]
+    return {name: smooth_scores(s, cfg.smooth) for name, s in zip(scorers, scores)}
+
+
 def score_values(model: nn.Module, scorer: str, cfg: SeriesConfig, values: np.ndarray, *, device: str = "cpu",
                  progress: bool = False) -> np.ndarray:
     """Point scores ``[T]`` of standardised ``values`` ``[T, C]`` by ``scorer``."""
-    if (scorer == "reconstruction") == isinstance(model, SelfDistilledMAE):
-        raise ValueError(f"scorer {scorer!r} does not match a {type(model).__name__}")
-    scores = score_series(model, values, _cells(scorer), length=cfg.length, stride=cfg.stride, k=cfg.k,
-                          patch_len=cfg.model.patch_len, device=device, progress=progress)
-    return smooth_scores(scores, cfg.smooth)
+    return score_values_many(model, (scorer,), cfg, values, device=device, progress=progress)[scorer]
 
 
 class AnomalyDetector:

@@ -74,8 +74,9 @@ def partition_masks(length: int, n_channels: int, k: int, patch_len: int) -> tor
 def series_cell_scores(model: nn.Module, windows: np.ndarray, cells: CellScores, *, k: int, patch_len: int,
                        batch_size: int = 256, device: str | torch.device = "cpu", progress: bool = True,
                        desc: str = "scoring windows") -> np.ndarray:
-    """Point scores ``[N, L]`` of ``windows`` ``[N, L, C]``: each cell scored by ``cells`` under the one
-    partition mask hiding it, then averaged over channels."""
+    """Point scores ``[..., N, L]`` of ``windows`` ``[N, L, C]``: each cell scored by ``cells`` under the
+    one partition mask hiding it, then averaged over channels. ``cells`` returns ``[B, L, C]``, or
+    ``[S, B, L, C]`` for ``S`` scores read off the same forward pass (the output is then ``[S, N, L]``)."""
     device = torch.device(device)
     x = torch.as_tensor(np.ascontiguousarray(windows, dtype=np.float32))
     N, L, C = x.shape
@@ -84,23 +85,26 @@ def series_cell_scores(model: nn.Module, windows: np.ndarray, cells: CellScores,
     out = []
     for batch in tqdm(x.split(batch_size), desc=desc, disable=not progress, leave=False):
         batch = batch.to(device)  # [B, L, C]
-        total = torch.zeros_like(batch)
+        total = 0.0
         for mask in masks:
             mask_b = mask.expand_as(batch)
-            total += cells(model, batch, mask_b) * (1.0 - mask_b)
-        out.append(total.mean(2).cpu())  # [B, L]
-    return torch.cat(out).numpy()
+            total = total + cells(model, batch, mask_b) * (1.0 - mask_b)  # [..., B, L, C]
+        out.append(total.mean(-1).cpu())  # [..., B, L]
+    return torch.cat(out, dim=-2).numpy()
 
 
 def score_series(model: nn.Module, values: np.ndarray, cells: CellScores, *, length: int, stride: int, k: int,
                  patch_len: int, batch_size: int = 256, device: str | torch.device = "cpu",
                  progress: bool = True) -> np.ndarray:
-    """Scores ``[T]`` of every step of ``values`` ``[T]`` or ``[T, C]`` (already scaled as in training)."""
+    """Scores ``[T]`` (``[S, T]`` for a ``cells`` giving ``S`` scores) of every step of ``values``
+    ``[T]`` or ``[T, C]`` (already scaled as in training)."""
     values = np.asarray(values, dtype=np.float32)
     values = values[:, None] if values.ndim == 1 else values
     starts = window_starts(len(values), length, stride)
     cell = series_cell_scores(model, sliding_windows(values, starts, length), cells, k=k, patch_len=patch_len,
                               batch_size=batch_size, device=device, progress=progress)
+    if cell.ndim == 3:
+        return np.stack([aggregate_points(c, starts, len(values)) for c in cell])
     return aggregate_points(cell, starts, len(values))
 
 

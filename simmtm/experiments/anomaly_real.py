@@ -26,7 +26,7 @@ import numpy as np
 
 from simmtm.anomaly.baselines import BASELINES, baseline_scores
 from simmtm.anomaly.data import load_nab, load_ucr_anomaly, nab_names
-from simmtm.anomaly.detector import SeriesConfig, fit_model, score_values
+from simmtm.anomaly.detector import SeriesConfig, fit_model, score_values_many
 from simmtm.anomaly.metrics import roc_auc, threshold_report
 from simmtm.anomaly.series import smooth_scores
 from simmtm.anomaly.synthetic import inject_series
@@ -99,8 +99,9 @@ def run_unit(series: RealSeries, method: str, seed: int, cfg: SeriesConfig) -> d
         extra["train_anomalous_points"] = int(labels.sum()) if labels is not None else 0
         model = fit_model("reconstruction" if method == "mae" else "discrepancy", cfg, x[:series.n_train], labels,
                           seed=seed)
+        sets = [score_values_many(model, TRAINED[method], cfg, v) for v in (x, x[:series.n_train], val)]
         for scorer in TRAINED[method]:
-            scores[scorer] = tuple(score_values(model, scorer, cfg, v) for v in (x, x[:series.n_train], val))
+            scores[scorer] = tuple(s[scorer] for s in sets)
     elif method in BASELINES:
         length = cfg.length
         scores[method] = (baseline_scores(method, series.values, series.n_train, length=length, seed=seed),
