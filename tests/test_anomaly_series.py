@@ -240,3 +240,26 @@ def test_real_study_units_and_report_on_a_synthetic_series(tmp_path):
     assert result["summary"]["mae: reconstruction"]["roc_auc"] > 0.8  # masked points inside the shift
     text = report_markdown(result, [series], setting="toy", budget="none", command="test")
     assert "| toy |" in text and "Target" in text
+
+
+def test_committed_real_table_regenerates_from_its_records():
+    from pathlib import Path
+
+    from simmtm.experiments.anomaly_real import load_series, report_markdown, summarize
+    from simmtm.experiments.records import RecordStore, run_folder
+
+    root = shared_file("NAB_dev/labels/combined_windows.json").parents[2]
+    md = Path(__file__).resolve().parents[1] / "results" / "anomaly_real.md"
+    if not md.is_file():
+        pytest.skip("results/anomaly_real.md not committed")
+    payload = json.loads(md.with_suffix(".json").read_text())
+    series = load_series(root)
+    result = summarize(RecordStore(run_folder(md)).records(), [s.name for s in series])
+    assert result["default"] == payload["default"]
+    reading = md.with_name("anomaly_real_reading.md").read_text()
+    text = report_markdown(result, series, setting=payload["setting"], budget=payload["budget"],
+                           command=payload["command"], reading=reading)
+    assert text == md.read_text()
+    # the package's default detector is the one the study picked on validation
+    assert payload["default"] == "mae: reconstruction+smooth" and SeriesConfig().smooth == SeriesConfig().length
+    assert AnomalyDetector().scorer is None  # -> reconstruction without labels (tested above)
