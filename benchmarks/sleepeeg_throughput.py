@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 
 from simmtm import build_simmtm, get_preset
-from simmtm.classification import standardize
+from simmtm.experiments.classification import standardize
 from simmtm.data.classification import load_tfc_split
 from simmtm.engine import make_optimizer
 

@@ -3,10 +3,14 @@
     from simmtm import get_preset, build_simmtm
     model = build_simmtm(get_preset("ETTm1"))
     out = model(x)            # x: [B, L, C]; out.loss, out.loss_rec, out.loss_con, out.reconstruction
+
+    f = Forecaster.load("checkpoints/my_H96_pretrained.pt")   # a fine-tuned forecaster (simmtm.forecaster)
+    future = f.predict(frame)  # your series in, the next H rows out, in its units and dates
 """
 from simmtm.build import build_classifier, build_encoder, build_forecaster, build_pretrainer, build_simmtm
 from simmtm.checkpoint import load_pretrained_encoder, load_simmtm, save_checkpoint
 from simmtm.config import PRESETS, CNNConfig, ResNetConfig, SimMTMConfig, TransformerConfig, get_preset
+from simmtm.forecaster import Backtest, FittedForecaster, ForecastSpec
 from simmtm.losses import AutomaticWeightedLoss, FixedWeightedLoss, constraint_loss, reconstruction_loss
 from simmtm.masking import make_masks, mask_views
 from simmtm.model import Classifier, Forecaster, SimMTM, SimMTMOutput
@@ -16,7 +20,7 @@ from simmtm.similarity import aggregate, aggregation_weights, cosine_similarity_
 __version__ = "0.1.0"
 
 __all__ = [
-    "PRESETS", "AutomaticWeightedLoss", "CNNConfig", "Classifier", "FixedWeightedLoss", "Forecaster",
+    "PRESETS", "AutomaticWeightedLoss", "Backtest", "FittedForecaster", "ForecastSpec", "CNNConfig", "Classifier", "FixedWeightedLoss", "Forecaster",
     "ResNetConfig", "SimMTM", "SimMTMConfig", "SimMTMOutput", "TransformerConfig", "aggregate",
     "aggregation_weights", "build_classifier", "build_encoder", "build_forecaster", "build_pretrainer",
     "build_simmtm",

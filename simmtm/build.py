@@ -1,6 +1,8 @@
 """Builders: the only place that reads configs. Each returns plain modules."""
 from __future__ import annotations
 
+import numbers
+
 import torch.nn as nn
 
 from simmtm.augmentations import MaskAugment
@@ -102,6 +104,10 @@ def build_pretrainer(cfg: SimMTMConfig) -> nn.Module:
 def build_forecaster(cfg: SimMTMConfig, horizon: int, encoder: nn.Module | None = None,
                      head_dropout: float = 0.0) -> Forecaster:
     """A forecaster for ``horizon`` steps; pass a pre-trained ``encoder`` to fine-tune it."""
+    if isinstance(horizon, bool) or not isinstance(horizon, numbers.Integral) or horizon < 1:
+        raise ValueError(f"horizon must be an integer >= 1, got {horizon!r}")
+    if not (isinstance(head_dropout, (int, float)) and 0 <= head_dropout < 1):
+        raise ValueError(f"head_dropout must be in [0, 1), got {head_dropout!r}")
     encoder = encoder if encoder is not None else build_encoder(cfg)
     K, T, D, out_ch = _rows(encoder, cfg)
     head = FlattenHead(T, D, horizon, out_ch, dropout=head_dropout)
@@ -113,6 +119,8 @@ def build_forecaster(cfg: SimMTMConfig, horizon: int, encoder: nn.Module | None 
 def build_classifier(cfg: SimMTMConfig, n_classes: int, encoder: nn.Module | None = None,
                      hidden: int = 64) -> Classifier:
     """A classifier; pass a pre-trained ``encoder`` to fine-tune it."""
+    if isinstance(n_classes, bool) or not isinstance(n_classes, numbers.Integral) or n_classes < 2:
+        raise ValueError(f"n_classes must be an integer >= 2, got {n_classes!r}")
     encoder = encoder if encoder is not None else build_encoder(cfg)
     K, T, D, _ = _rows(encoder, cfg)
     return Classifier(encoder, ClassificationHead(K * T * D, n_classes, hidden),

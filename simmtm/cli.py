@@ -1,9 +1,10 @@
-"""Command line: ``python -m simmtm <command>`` (demo, presets, download, pretrain, finetune, study,
-sweep, classify, compare, anomaly, convert, ablate, checkpoints, ship)."""
+"""Command line: ``python -m simmtm <command>`` (demo, presets, download, pretrain, finetune, forecast, study,
+sweep, classify, predict, compare, anomaly, convert, ablate, checkpoints, ship)."""
 from __future__ import annotations
 
 import argparse
 import ast
+import math
 import os
 import shlex
 import sys
@@ -37,9 +38,26 @@ def _positive(text: str) -> int:
 
 def _positive_float(text: str) -> float:
     value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text}")
     return value
+
+
+def _dropout(text: str) -> float:
+    value = float(text)
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1), got {text}")
+    return value
+
+
+def _device(text: str) -> str:
+    """A device string checked up front (``--device tpu7`` fails before any work)."""
+    from simmtm.device import check_device
+
+    try:
+        return check_device(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 def _ratio(text: str) -> float:
@@ -50,27 +68,32 @@ def _ratio(text: str) -> float:
 
 
 def _writable(path: str | Path, *, folder: bool = False) -> Path:
-    """Fail before any work if ``path`` (a file, or with ``folder`` a directory) cannot be
-    written; creates nothing (the writer makes missing folders when it writes)."""
-    path = Path(path)
-    if path.is_dir() and not folder:
-        raise IsADirectoryError(f"cannot write {path}: it is a directory")
-    if folder and path.exists() and not path.is_dir():
-        raise NotADirectoryError(f"cannot write into {path}: it is a file")
-    probe = path if folder else path.parent
-    while not probe.exists() and probe != probe.parent:
-        probe = probe.parent
-    if not probe.is_dir():
-        raise NotADirectoryError(f"cannot write {path}: {probe} is a file")
-    if not os.access(probe, os.W_OK | os.X_OK):
-        raise PermissionError(f"cannot write {path}: {probe} is not writable")
-    return path
+    from simmtm.preflight import check_writable
+
+    return check_writable(path, folder=folder)
+
+
+def _preset_name(args) -> str:
+    """``--preset``, else the device's default (the CPU recipe on a CPU), said in one line."""
+    if args.preset is None:
+        from simmtm.recipes import default_preset
+
+        args.preset, reason = default_preset(args.data, args.device)
+        print(reason)
+    return args.preset
+
+
+def _data_name(args) -> str:
+    """``--data``, else the dataset the preset is named after."""
+    if args.data is None and args.preset is None:
+        raise ValueError("--data is needed: a dataset name (ETTh1, ETTm1, Weather, ...) or the path of your CSV")
+    return args.data or args.preset.removesuffix("-cpu")
 
 
 def _config(args):
     from simmtm.config import get_preset
 
-    cfg = get_preset(args.preset)
+    cfg = get_preset(_preset_name(args))
     enc = cfg.encoder
     if getattr(args, "patch_len", None) is not None:
         enc = replace(enc, patch_len=args.patch_len)
@@ -81,25 +104,34 @@ def _config(args):
     return replace(cfg, encoder=enc, **overrides)
 
 
-def _data(name, root, seq_len, features="M"):
+def _data(name, root, seq_len, features="M", repair_dates=False, date_column=None):
     from simmtm.data.forecasting import load_forecasting
 
-    return load_forecasting(name, root, seq_len=seq_len, features=features)
+    return load_forecasting(name, root, seq_len=seq_len, features=features, date_column=date_column,
+                            dates="repair" if repair_dates else "check")
 
 
-def _common(p, *, preset_default="ETTm1"):
-    p.add_argument("--preset", default=preset_default, help="configuration preset (python -m simmtm presets)")
+def _common(p, *, preset_default=None):
+    p.add_argument("--preset", default=preset_default,
+                   help="configuration preset (python -m simmtm presets); default: <data>-cpu (or ETTm1-cpu for a "
+                        "CSV of yours) on a CPU, the paper's <data> (or ETTm1) on a GPU")
     p.add_argument("--data", default=None, help="dataset name (ETTh1, ETTm1, Weather, ...) or CSV path; default: the preset's")
+    p.add_argument("--date-column", default=None,
+                   help="your CSV's date column (default 'date'; a CSV without dates is numbered by row)")
     p.add_argument("--root", default="data", help="data folder for dataset names")
     p.add_argument("--features", default="M", choices=["M", "S"], help="M: all channels, S: the target only")
+    p.add_argument("--repair-dates", action="store_true",
+                   help="a CSV whose rows are out of time order or repeat a time stamp: sort it and drop the repeats "
+                        "(default: refuse it, naming the first such row)")
     p.add_argument("--seq-len", type=_positive, default=None)
     p.add_argument("--patch-len", type=_positive, default=None, help="patch tokens of P steps (1 = a token per step)")
     p.add_argument("--mask-ratio", type=_ratio, default=None, help="share of time points each view hides")
     p.add_argument("--batch-size", type=_positive, default=None)
     p.add_argument("--lr", type=_positive_float, default=None)
     p.add_argument("--epochs", type=_positive, default=None)
-    p.add_argument("--max-windows", type=_positive, default=None, help="CPU budget: at most this many windows per split")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    p.add_argument("--max-windows", type=_positive, default=None,
+                   help="at most this many evenly spaced windows per split (default: the preset's budget)")
+    p.add_argument("--device", type=_device, default="auto", help="auto, cpu, cuda or cuda:N")
     p.add_argument("--amp", default="none", choices=list(AMP), help="autocast dtype: bf16 (CPU or recent GPUs) or fp16 (CUDA, with loss scaling)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-progress", action="store_true")
@@ -128,6 +160,20 @@ def _budget(args):
     if args.pretrain_once:
         overrides["pretrain_once"] = True
     return replace(BUDGETS[args.budget], **overrides)
+
+
+def _finished(checkpoint: Path) -> bool:
+    """A run writing ``checkpoint`` finished: the checkpoint exists and no resume state is left."""
+    from simmtm.resume import resume_path
+
+    return checkpoint.is_file() and not resume_path(checkpoint).is_file()
+
+
+def _check_resumable(checkpoint: Path) -> None:
+    """``--resume`` of a finished run is refused (there is nothing to continue)."""
+    if _finished(checkpoint):
+        raise ValueError(f"{checkpoint} is a finished run (no resume state is left): nothing to resume; run without "
+                         "--resume to train again (it replaces that checkpoint)")
 
 
 def _literal(text: str):
@@ -159,7 +205,7 @@ def _command_line(args) -> str:
 
 def _demo_args(p):
     p.add_argument("--out", default="results/demo", help="folder for the plot and checkpoint")
-    p.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    p.add_argument("--device", type=_device, default="auto", help="auto, cpu or cuda")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--pretrain-epochs", type=_positive, default=2)
     p.add_argument("--finetune-epochs", type=_positive, default=3)
@@ -218,15 +264,28 @@ def _pretrain(args):
     from simmtm.forecasting import pretrain
 
     cfg = _config(args)
-    data = _data(args.data or args.preset, args.root, cfg.seq_len, args.features)
+    data = _data(_data_name(args), args.root, cfg.seq_len, args.features, args.repair_dates, args.date_column)
     out = _writable(args.out or f"checkpoints/{data.name}_{args.preset}_pretrained.pt")
+    if args.resume:
+        _check_resumable(out)
     cfg = replace(cfg, global_similarity=args.global_similarity,
                   **({"similarity_chunk": args.similarity_chunk} if args.similarity_chunk is not None else {}))
+    max_windows = args.max_windows or _pretrain_windows(args)
+    print(f"pre-training {args.preset} on {data.name}: {args.epochs or cfg.epochs} epochs over "
+          f"{max_windows or 'all'} training windows, batch {cfg.batch_size}, lr {cfg.lr:g}")
     pretrain(cfg, data, device=args.device, epochs=args.epochs, amp_dtype=AMP[args.amp], compile=args.compile,
-             max_windows=args.max_windows, seed=args.seed, checkpoint=out, resume=args.resume,
+             max_windows=max_windows, seed=args.seed, checkpoint=out, resume=args.resume,
              progress=not args.no_progress)
     if rank() == 0:
         print(f"checkpoint: {out}")
+
+
+def _pretrain_windows(args) -> int | None:
+    """Pre-training windows of the preset's budget (8,192 for the CPU recipe, all for the paper's)."""
+    from simmtm.experiments.forecasting import BUDGETS
+    from simmtm.recipes import budget_name
+
+    return BUDGETS[budget_name(args.preset, args.device)].pretrain_windows
 
 
 def _finetune_args(p):
@@ -235,32 +294,134 @@ def _finetune_args(p):
                    help="a shipped encoder's name (python -m simmtm checkpoints) or a SimMTM checkpoint path; "
                         "omit for random init")
     p.add_argument("--pred-len", type=_positive, nargs="+", default=[96, 192, 336, 720])
-    p.add_argument("--patience", type=_positive, default=3)
-    p.add_argument("--head-dropout", type=float, default=0.0)
+    p.add_argument("--patience", type=_positive, default=None, help="default: the preset's budget")
+    p.add_argument("--head-dropout", type=_dropout, default=None, help="default: the preset's budget")
     p.add_argument("--resume", action="store_true", help="continue interrupted fine-tuning runs writing the same --out")
     p.add_argument("--out", default=None, help="folder for fine-tuned checkpoints (default checkpoints/)")
 
 
 def _finetune(args):
+    from simmtm.checkpoint import read_checkpoint
     from simmtm.distributed import rank
     from simmtm.forecasting import finetune
+    from simmtm.preflight import check_horizons
     from simmtm.pretrained import load_pretrained
 
     out = _writable(args.out or "checkpoints", folder=True)
     encoder, cfg = load_pretrained(args.source) if args.source else (None, _config(args))
     if args.source and args.seq_len is not None:
         cfg = replace(cfg, seq_len=args.seq_len)
-    data = _data(args.data or args.preset, args.root, cfg.seq_len, args.features)
+    if args.source and args.preset is not None:
+        _say_which_wins(args.source, cfg, args.preset)
+    data = _data(_data_name(args), args.root, cfg.seq_len, args.features, args.repair_dates, args.date_column)
+    check_horizons(data, args.pred_len, cfg.seq_len)  # every horizon, before any training
+    budget = _finetune_budget(args)
     tag = "pretrained" if args.source else "random"
     for horizon in args.pred_len:
-        result = finetune(cfg, data, horizon, encoder=encoder, device=args.device, lr=args.lr or 1e-4,
-                          batch_size=args.batch_size or 32, epochs=args.epochs or 10, patience=args.patience,
-                          head_dropout=args.head_dropout, amp_dtype=AMP[args.amp], max_windows=args.max_windows,
-                          seed=args.seed, checkpoint=out / f"{data.name}_H{horizon}_{tag}.pt", resume=args.resume,
-                          progress=not args.no_progress)
+        path = out / f"{data.name}_H{horizon}_{tag}.pt"
+        if args.resume and _finished(path):
+            metrics = read_checkpoint(path)["metrics"]
+            print(f"{data.name} H={horizon} ({tag}): finished before: test MSE {metrics['mse']:.4f} MAE "
+                  f"{metrics['mae']:.4f} (from {path})")
+            continue
+        result = finetune(cfg, data, horizon, encoder=encoder, device=args.device, lr=budget.lr,
+                          batch_size=budget.batch_size, epochs=budget.finetune_epochs, patience=budget.patience,
+                          head_dropout=budget.head_dropout, amp_dtype=AMP[args.amp], max_windows=budget.finetune_windows,
+                          seed=args.seed, checkpoint=path, resume=args.resume, progress=not args.no_progress)
         if rank() == 0:
             print(f"{data.name} H={horizon} ({tag}): test MSE {result['test']['mse']:.4f} MAE {result['test']['mae']:.4f} "
-                  f"(best epoch {result['best_epoch']}, {result['seconds']:.0f}s)")
+                  f"on the standardized scale (best epoch {result['best_epoch']}, {result['seconds']:.0f}s); "
+                  f"forecaster: {path}")
+
+
+def _say_which_wins(source, cfg, preset: str) -> None:
+    """One line when the encoder of ``--from`` disagrees with ``--preset``: the file's model wins."""
+    from simmtm.config import get_preset
+    from simmtm.recipes import model_differences
+
+    differences = model_differences(get_preset(preset), cfg)
+    if differences:
+        print(f"--from {source} wins for the model ({', '.join(differences)} against --preset {preset}); "
+              f"--preset {preset} sets only the fine-tuning budget")
+
+
+def _finetune_budget(args):
+    """The fine-tuning budget of the preset (the CPU recipe's on a CPU without one), with the
+    command line's overrides; printed in one line."""
+    from simmtm.experiments.forecasting import BUDGETS
+    from simmtm.recipes import budget_name
+
+    name = budget_name(args.preset, args.device)
+    overrides = {k: v for k, v in (("lr", args.lr), ("batch_size", args.batch_size), ("finetune_epochs", args.epochs),
+                                   ("finetune_windows", args.max_windows), ("patience", args.patience),
+                                   ("head_dropout", args.head_dropout)) if v is not None}
+    budget = replace(BUDGETS[name], **overrides)
+    print(f"fine-tuning budget {name!r}{' with overrides' if overrides else ''}: lr {budget.lr:g}, up to "
+          f"{budget.finetune_epochs} epochs (patience {budget.patience}), batch {budget.batch_size}, "
+          f"{budget.finetune_windows or 'all'} training windows")
+    return budget
+
+
+def _forecast_args(p):
+    p.add_argument("--from", dest="source", required=True, help="a fine-tuned forecaster (python -m simmtm finetune ...)")
+    p.add_argument("--data", required=True, help="your CSV: the model's columns and, unless it has none, a date column")
+    p.add_argument("--out", required=True, help="CSV to write: the date column, then each channel's forecast")
+    p.add_argument("--plot", default=None, help="PNG: recent history and the forecast of each channel")
+    p.add_argument("--at", default=None, metavar="DATE",
+                   help="backtest: forecast the H rows after this row's date (its step number for a file without "
+                        "dates), write the actual values beside (<ch>_actual) and print MSE/MAE in original units")
+    p.add_argument("--date-column", default=None,
+                   help="the date column (default: the one the model was trained with, else 'date'; "
+                        "a file without dates forecasts step numbers)")
+    p.add_argument("--history", type=_positive, default=None, help="rows of history in the plot (default: seq_len)")
+    p.add_argument("--device", default="cpu", help="cpu, cuda or auto")
+
+
+def _forecast(args):
+    from simmtm.data.forecasting import read_series_csv
+    from simmtm.forecaster import FittedForecaster, plot_forecast_frame
+
+    out = _writable(args.out)
+    plot = _writable(args.plot) if args.plot else None
+    model = FittedForecaster.load(args.source, args.device)
+    spec = model.spec
+    frame = read_series_csv(args.data, args.date_column or spec.date_column or "date", required=args.date_column is not None)
+    date_column = args.date_column or spec.date_column or "date"
+    ignored = [c for c in frame.columns if c not in (*spec.columns, date_column)]
+    if ignored:
+        print(f"note: columns {ignored} are not the model's and are left out (it forecasts {list(spec.columns)})")
+    values, index = model.read(frame, args.date_column)
+    H = spec.horizon
+    if args.at is None:
+        result, actual, origin = model.predict(frame, date_column=args.date_column), None, index[-1]
+        end = len(values)
+    else:
+        backtest = model.backtest(frame, args.at, date_column=args.date_column)
+        result, origin = backtest.frame, backtest.at
+        actual = backtest.frame[[f"{c}_actual" for c in spec.columns]].set_axis(list(spec.columns), axis=1)
+        end = index.get_loc(origin) + 1
+    out.parent.mkdir(parents=True, exist_ok=True)
+    result.reset_index().to_csv(out, index=False)
+    what = f"{H} steps after {origin}" + (f" (every {index.freq.freqstr})" if getattr(index, "freq", None) is not None else "")
+    print(f"forecast of the {what} in original units: {out}")
+    if args.at is not None:
+        m = backtest.metrics
+        print(f"backtest from {origin}: MSE {m['mse']:.4g} MAE {m['mae']:.4g} in original units "
+              f"(last-value baseline MSE {m['last_value_mse']:.4g} MAE {m['last_value_mae']:.4g}; "
+              f"standardized MSE {m['mse_scaled']:.4f} MAE {m['mae_scaled']:.4f})")
+    if plot is not None:
+        import matplotlib.pyplot as plt
+
+        start = max(0, end - (args.history or spec.seq_len))
+        history = frame.iloc[start:end][list(spec.columns)].set_axis(index[start:end])
+        forecast = result[list(spec.columns)]
+        kind = "backtest" if args.at is not None else "forecast"
+        fig = plot_forecast_frame(history, forecast, actual=actual,
+                                  title=f"{Path(args.data).name}: {kind} of the {what}, H = {H}, original units")
+        plot.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(plot, dpi=120)
+        plt.close(fig)
+        print(f"plot: {plot}")
 
 
 def _study_args(p):
@@ -280,10 +441,12 @@ def _study(args):
     from simmtm.experiments.forecasting import study
 
     cfg = _config(args)
-    source = _data(args.data or args.preset, args.root, cfg.seq_len, args.features)
-    target = _data(args.target, args.root, cfg.seq_len, args.features) if args.target else source
+    source = _data(_data_name(args), args.root, cfg.seq_len, args.features, args.repair_dates, args.date_column)
+    target = (_data(args.target, args.root, cfg.seq_len, args.features, args.repair_dates, args.date_column)
+              if args.target else source)
     suffix = "" if target.name == source.name else f"_to_{target.name}"
     out = _writable(args.out or f"results/forecasting_{source.name}{suffix}.md")
+    _writable(args.checkpoints, folder=True)
     study(cfg, source, target, args.pred_len, args.seeds, out=out, budget=_budget(args), device=args.device,
           checkpoints=args.checkpoints, pretrained_from=args.pretrained_from, progress=not args.no_progress,
           command=_command_line(args))
@@ -302,8 +465,9 @@ def _sweep(args):
     from simmtm.experiments.forecasting import sweep
 
     cfg = _config(args)
-    data = _data(args.data or args.preset, args.root, cfg.seq_len, args.features)
+    data = _data(_data_name(args), args.root, cfg.seq_len, args.features, args.repair_dates, args.date_column)
     variants = dict(_parse_variant(v) for v in args.variant)
+    _writable(args.checkpoints, folder=True)
     rows = sweep(cfg, data, variants, horizon=args.pred_len, seed=args.seed, budget=_budget(args),
                  out=_writable(args.out or f"results/forecasting_sweep_{data.name}.md"), device=args.device,
                  checkpoints=args.checkpoints, progress=not args.no_progress, command=_command_line(args))
@@ -322,12 +486,12 @@ def _compare_args(p):
     p.add_argument("--finetune-epochs", type=_positive, default=None, help="default 100 (classification), 10 (forecasting)")
     p.add_argument("--horizon", type=_positive, default=96, help="forecasting horizon")
     p.add_argument("--max-windows", type=_positive, default=None, help="forecasting CPU budget: windows per split")
-    p.add_argument("--device", default="auto")
+    p.add_argument("--device", type=_device, default="auto")
     p.add_argument("--out", default=None, help="default results/comparison_<task>.md")
 
 
 def _compare(args):
-    from simmtm.comparison import run as compare
+    from simmtm.experiments.comparison import run as compare
     from simmtm.config import PRESETS, get_preset
 
     if args.task == "epilepsy":
@@ -343,25 +507,54 @@ def _compare(args):
 
 
 def _classify_args(p):
-    p.add_argument("--setting", required=True, choices=["epilepsy", "sleepeeg-epilepsy", "sleepeeg-gesture"])
+    p.add_argument("--train", default=None, metavar="TRAIN_FILE",
+                   help="your labelled training series (.ts, .npz or .csv): pre-train, fine-tune, save a classifier")
+    p.add_argument("--test", default=None, metavar="TEST_FILE", help="with --train: labelled series tested once")
+    p.add_argument("--setting", default=None, choices=["epilepsy", "sleepeeg-epilepsy", "sleepeeg-gesture"],
+                   help="instead of --train: a benchmark study (pre-trained vs random init over --seeds)")
     p.add_argument("--encoder", default="cnn", choices=["cnn", "resnet"])
     p.add_argument("--root", default="data", help="folder holding Epilepsy_UCI/, SleepEEG_subset/, Gesture_TFC/")
-    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
-    p.add_argument("--pretrain-epochs", type=_positive, default=10)
-    p.add_argument("--finetune-epochs", type=_positive, default=100)
-    p.add_argument("--lr", type=_positive_float, default=1e-4, help="fine-tuning learning rate")
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4], help="--setting: the seeds")
+    p.add_argument("--seed", type=int, default=0, help="--train: seed of the validation split and the training")
+    p.add_argument("--pretrain-epochs", type=_positive, default=None, help="--setting: pre-training epochs (default 10)")
+    p.add_argument("--pretrain-steps", type=_positive, default=None,
+                   help="--train: pre-training optimizer steps (default 500)")
+    p.add_argument("--finetune-epochs", type=_positive, default=None, help="default 100")
+    p.add_argument("--lr", type=_positive_float, default=None, help="fine-tuning learning rate (default 1e-4 "
+                                                                     "with --setting, 3e-4 with --train)")
+    p.add_argument("--batch-size", type=_positive, default=None, help="--train: batch (default 32, capped at the data size)")
+    p.add_argument("--label-column", default="label", help="--train with a CSV: the label column's name")
+    p.add_argument("--length", type=_positive, default=None,
+                   help="--train: series length of the model (default: the longest training series)")
+    p.add_argument("--pad", action="store_true",
+                   help="--train: pad shorter series with their last value instead of resampling them")
+    p.add_argument("--no-baselines", action="store_true", help="--train: skip random init and 1-NN")
+    p.add_argument("--no-progress", action="store_true")
     p.add_argument("--pretrain-once", action="store_true", help="pre-train with the first seed only")
     p.add_argument("--max-pretrain", type=_positive, default=None, help="CPU budget: at most this many pre-training windows")
     p.add_argument("--from", dest="source", default=None,
-                   help="start every seed from this shipped encoder (name or path) instead of pre-training")
+                   help="start from this shipped encoder (name or path) instead of pre-training")
     p.add_argument("--save-pretrained", default=None, help="write the (first) pre-training checkpoint here")
-    p.add_argument("--device", default="auto")
-    p.add_argument("--out", default=None)
+    p.add_argument("--device", type=_device, default="auto")
+    p.add_argument("--out", default=None, help="--train: the classifier file (default checkpoints/<train name>_"
+                                               "classifier.pt); --setting: the table")
 
 
 def _classify(args):
-    from simmtm.classification import study
+    if (args.train is None) == (args.setting is None):
+        raise ValueError("give either --train TRAIN_FILE (your own data) or --setting NAME (a benchmark study)")
+    own = {"--test": args.test, "--pretrain-steps": args.pretrain_steps, "--batch-size": args.batch_size,
+           "--length": args.length, "--pad": args.pad or None, "--no-baselines": args.no_baselines or None}
+    study_only = {"--pretrain-epochs": args.pretrain_epochs, "--pretrain-once": args.pretrain_once or None,
+                  "--max-pretrain": args.max_pretrain, "--save-pretrained": args.save_pretrained}
+    wrong = [k for k, v in (study_only if args.train is not None else own).items() if v is not None]
+    if wrong:
+        raise ValueError(f"{', '.join(wrong)} go(es) with {'--setting' if args.train is not None else '--train'}, "
+                         f"not {'--train' if args.train is not None else '--setting'}")
+    if args.train is not None:
+        return _classify_files(args)
     from simmtm.config import get_preset
+    from simmtm.experiments.classification import study
     from simmtm.pretrained import load_pretrained
 
     cfg = get_preset("Epilepsy-ResNet" if args.encoder == "resnet" else "Epilepsy")
@@ -373,9 +566,59 @@ def _classify(args):
     study(args.setting, args.root, cfg, args.seeds, encoder=encoder, encoder_name=args.source,
           save_pretrained=_writable(args.save_pretrained) if args.save_pretrained else None,
           out=_writable(args.out or f"results/classification_{args.setting}_{args.encoder}.md"),
-          pretrain_epochs=args.pretrain_epochs, finetune_epochs=args.finetune_epochs, lr=args.lr,
+          pretrain_epochs=args.pretrain_epochs or 10, finetune_epochs=args.finetune_epochs or 100, lr=args.lr or 1e-4,
           pretrain_once=args.pretrain_once, max_pretrain=args.max_pretrain, device=args.device,
           command=_command_line(args))
+
+
+def _classify_files(args):
+    from simmtm.own_classification import ClassifyBudget, classify_files
+    from simmtm.pretrained import load_pretrained
+
+    budget = ClassifyBudget(encoder=args.encoder, **{k: v for k, v in (
+        ("pretrain_steps", args.pretrain_steps), ("finetune_epochs", args.finetune_epochs),
+        ("finetune_lr", args.lr), ("batch_size", args.batch_size)) if v is not None})
+    out = _writable(args.out or f"checkpoints/{Path(args.train).stem}_classifier.pt")
+    encoder, enc_cfg = load_pretrained(args.source) if args.source else (None, None)
+    if encoder is not None and enc_cfg.encoder.kind != args.encoder:
+        raise ValueError(f"{args.source} holds a {enc_cfg.encoder.kind} encoder, not --encoder {args.encoder}")
+    print(f"budget: {budget.describe(pretraining=encoder is None)}")
+    classify_files(args.train, args.test, budget=budget, seed=args.seed, out=out, label_column=args.label_column,
+                   length=args.length, lengths="pad" if args.pad else "resample", encoder=encoder,
+                   encoder_cfg=enc_cfg, encoder_name=args.source, baselines=not args.no_baselines,
+                   device=args.device, progress=not args.no_progress)
+
+
+def _predict_args(p):
+    p.add_argument("--from", dest="source", required=True, metavar="CLASSIFIER.pt",
+                   help="a classifier saved by `classify --train`")
+    p.add_argument("--data", required=True, help="series to classify (.ts, .npz or .csv; labels optional)")
+    p.add_argument("--out", default="predictions.csv", help="CSV: series, [label,] predicted, prob_<label>...")
+    p.add_argument("--label-column", default=None,
+                   help="CSV input: the label column's name, if it has one (default: the training file's)")
+
+
+def _predict(args):
+    from simmtm.data.formats import read_series
+    from simmtm.own_classification import evaluate_labels, load_classifier, prediction_table, predict_proba
+
+    out = _writable(args.out)
+    model = load_classifier(args.source)
+    if model.input_format is None:
+        raise ValueError(f"{args.source} carries no label map or input recipe (a benchmark checkpoint); "
+                         f"predict needs a classifier saved by `classify --train`")
+    data = read_series(args.data, label_column=args.label_column or model.info.get("label_column", "label"))
+    print(data.describe())
+    print(f"inputs: {model.input_format.describe(data)}")
+    table = prediction_table(model, data, predict_proba(model, data))
+    from simmtm.atomic import atomic_write_text
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out, table.to_csv(index=False))
+    scores = evaluate_labels(model, data)
+    if scores is not None:
+        print(f"accuracy against the file's labels: {scores['accuracy']:.4f} (macro F1 {scores['f1']:.4f})")
+    print(f"predictions: {out} ({len(table)} series)")
 
 
 def _anomaly_args(p):
@@ -390,7 +633,7 @@ def _anomaly_args(p):
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--epochs", type=_positive, default=None, help="training epochs (default: the preset's)")
     p.add_argument("--pretrain-epochs", type=_positive, default=10, help="SimMTM pre-training epochs (simmtm-mae)")
-    p.add_argument("--device", default="auto")
+    p.add_argument("--device", type=_device, default="auto")
     p.add_argument("--out", default=None, help="default results/anomaly_synthetic_<C>ch.md; with --data: the scores CSV")
     own = p.add_argument_group("score your own file (instead of the synthetic benchmark)")
     own.add_argument("--data", default=None, help="CSV: a time column (timestamp/date) + numeric value column(s)")
@@ -459,7 +702,7 @@ def _ablate_args(p):
     p.add_argument("--pretrain-windows", type=_positive, default=None,
                    help="evenly spaced pre-training windows (default: all for classification, 8192 for forecasting)")
     p.add_argument("--finetune-windows", type=_positive, default=8192, help="forecasting: evenly spaced windows")
-    p.add_argument("--device", default="auto")
+    p.add_argument("--device", type=_device, default="auto")
     p.add_argument("--out", default=None, help="default results/ablation_<task>_<analysis>.md")
 
 
@@ -520,9 +763,13 @@ COMMANDS = {  # name: (help, arguments, action)
     "download": ("fetch benchmark files into data/ with checksums", _download_args, _download),
     "pretrain": ("pre-train SimMTM on a forecasting dataset", _pretrain_args, _pretrain),
     "finetune": ("fine-tune a forecaster from a checkpoint (or random init)", _finetune_args, _finetune),
+    "forecast": ("forecast your CSV past its end (or backtest --at DATE) in original units", _forecast_args, _forecast),
     "study": ("pre-trained vs random init over seeds and horizons; resumable; writes a table", _study_args, _study),
     "sweep": ("variants of a forecasting recipe on one horizon, ranked by validation MSE", _sweep_args, _sweep),
-    "classify": ("classification study: pre-trained vs random init over seeds", _classify_args, _classify),
+    "classify": ("classify your own files (--train [--test]) or run a benchmark study (--setting)", _classify_args,
+                 _classify),
+    "predict": ("predicted labels and class probabilities of new series from a saved classifier", _predict_args,
+                _predict),
     "compare": ("every pre-training method on the same encoder, data, budget and seeds", _compare_args, _compare),
     "anomaly": ("anomaly detection: score your own CSV (--data) or run the synthetic benchmark", _anomaly_args, _anomaly),
     "convert": ("convert a CSV series or a TF-C .pt split to a memory-mapped corpus folder", _convert_args, _convert),
@@ -553,7 +800,26 @@ def main(argv: list[str] | None = None) -> int:
             raise
         sys.stderr.write(f"simmtm: error: {' '.join(str(err).split()) or type(err).__name__}\n")
         return 2
+    except KeyboardInterrupt:
+        if args.debug or os.environ.get("SIMMTM_DEBUG") == "1":
+            raise
+        sys.stderr.write(f"\nsimmtm: {_interrupted(args)}\n")
+        return 130
     return 0
+
+
+RESUMABLE = ("study", "sweep", "classify", "compare", "ablate", "anomaly")  # one record per finished unit
+
+
+def _interrupted(args) -> str:
+    """The one line after Ctrl-C: what a rerun does, where that is known to be true."""
+    if args.command in RESUMABLE:
+        return "interrupted; rerun the same command to resume (finished units are kept)"
+    if args.command in ("pretrain", "finetune"):
+        if args.resume:
+            return "interrupted; rerun the same command to resume"
+        return "interrupted; rerun the same command with --resume to continue after the last finished epoch"
+    return "interrupted"
 
 
 if __name__ == "__main__":

@@ -4,11 +4,50 @@ Only the builders in :mod:`simmtm.build` read configs; modules take plain argume
 Override a preset with ``dataclasses.replace``::
 
     cfg = replace(get_preset("ETTm1"), epochs=5)
+
+Every config validates itself in ``__post_init__`` (the one place values are checked, so the
+Python API refuses what the command line refuses): a bad value is a ValueError naming the
+field, e.g. ``d_model must be an integer >= 1, got -4``.
 """
 from __future__ import annotations
 
+import math
+import numbers
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Literal, Union
+
+
+def check_int(name: str, value: Any, low: int = 1) -> None:
+    """``value`` is an integer >= ``low`` (ValueError naming ``name`` otherwise)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
+        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+
+
+def check_real(name: str, value: Any, *, low: float | None = None, high: float | None = None, low_open: bool = False,
+          high_open: bool = True) -> None:
+    """``value`` is a finite number within the bounds (open or closed; ValueError naming ``name``)."""
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+    ok = ok and (low is None or (value > low if low_open else value >= low))
+    ok = ok and (high is None or (value < high if high_open else value <= high))
+    if not ok:
+        rule = " and ".join(r for r in ((f"{'>' if low_open else '>='} {low:g}" if low is not None else ""),
+                                        (f"{'<' if high_open else '<='} {high:g}" if high is not None else "")) if r)
+        raise ValueError(f"{name} must be a finite number{' ' + rule if rule else ''}, got {value!r}")
+
+
+def check_choice(name: str, value: Any, choices: tuple) -> None:
+    """``value`` is one of ``choices``."""
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}, got {value!r}")
+
+
+def check_sizes(name: str, values: Any, length: int | None = None, low: int = 1) -> None:
+    """``values`` is a non-empty tuple (of ``length``) of integers >= ``low``."""
+    if not isinstance(values, (tuple, list)) or not values or (length is not None and len(values) != length):
+        size = f"{length} " if length is not None else ""
+        raise ValueError(f"{name} must be a non-empty tuple of {size}integers, got {values!r}")
+    for v in values:
+        check_int(f"every {name} entry", v, low)
 
 
 @dataclass(frozen=True)
@@ -24,6 +63,15 @@ class TransformerConfig:
     patch_len: int = 1  # 1 = a token per time step (official); P > 1 = patch tokens of P steps
     kind: Literal["transformer"] = "transformer"
 
+    def __post_init__(self):
+        for name in ("d_model", "n_heads", "n_layers", "d_ff", "patch_len"):
+            check_int(name, getattr(self, name))
+        if self.d_model % self.n_heads:
+            raise ValueError(f"d_model ({self.d_model}) must be a multiple of n_heads ({self.n_heads})")
+        for name in ("dropout", "attn_dropout"):
+            check_real(name, getattr(self, name), low=0, high=1)
+        check_choice("kind", self.kind, ("transformer",))
+
 
 @dataclass(frozen=True)
 class CNNConfig:
@@ -35,6 +83,16 @@ class CNNConfig:
     dropouts: tuple[float, ...] = (0.35, 0.0, 0.0)
     kind: Literal["cnn"] = "cnn"
 
+    def __post_init__(self):
+        check_sizes("channels", self.channels)
+        for name in ("kernel_sizes", "strides"):
+            check_sizes(name, getattr(self, name), len(self.channels))
+        if not isinstance(self.dropouts, (tuple, list)) or len(self.dropouts) != len(self.channels):
+            raise ValueError(f"dropouts must be a tuple of {len(self.channels)} numbers, got {self.dropouts!r}")
+        for p in self.dropouts:
+            check_real("every dropouts entry", p, low=0, high=1)
+        check_choice("kind", self.kind, ("cnn",))
+
 
 @dataclass(frozen=True)
 class ResNetConfig:
@@ -44,6 +102,12 @@ class ResNetConfig:
     strides: tuple[int, ...] = (2, 2, 2)
     kernel_sizes: tuple[int, ...] = (7, 5, 3)
     kind: Literal["resnet"] = "resnet"
+
+    def __post_init__(self):
+        check_sizes("channels", self.channels)
+        for name in ("strides", "kernel_sizes"):
+            check_sizes(name, getattr(self, name), len(self.channels))
+        check_choice("kind", self.kind, ("resnet",))
 
 
 EncoderConfig = Union[TransformerConfig, CNNConfig, ResNetConfig]
@@ -90,12 +154,42 @@ class SimMTMConfig:
     similarity_chunk: int | None = None  # rows per block of the similarity softmaxes (None: dense [R, R])
     global_similarity: bool = False  # under torchrun: similarity over the global batch (False: per process, official)
 
+    def __post_init__(self):
+        for name in ("seq_len", "n_channels", "proj_dim", "n_views", "batch_size", "epochs"):
+            check_int(name, getattr(self, name))
+        for name in ("proj_hidden", "similarity_chunk"):
+            if getattr(self, name) is not None:
+                check_int(name, getattr(self, name))
+        check_int("seed", self.seed, low=-(2**63))
+        if not isinstance(self.encoder, (TransformerConfig, CNNConfig, ResNetConfig)):
+            raise ValueError(f"encoder must be a TransformerConfig, CNNConfig or ResNetConfig, got {self.encoder!r}")
+        check_choice("method", self.method, ("simmtm", "simclr", "simclr-mask", "vicreg", "barlow", "masked"))
+        check_choice("projector", self.projector, ("flatten", "pooled"))
+        check_choice("decoder", self.decoder, ("flatten", "pointwise"))
+        check_choice("mask_kind", self.mask_kind, ("geometric", "random", "tail", "head"))
+        check_real("mask_ratio", self.mask_ratio, low=0, high=1, low_open=True)
+        check_real("mean_span", self.mean_span, low=0, low_open=True, high=None)
+        check_real("temperature", self.temperature, low=0, low_open=True, high=None)
+        check_real("lr", self.lr, low=0, low_open=True, high=None)
+        check_real("weight_decay", self.weight_decay, low=0, high=None)
+        if self.loss_weighting != "auto":
+            try:
+                check_real("loss_weighting", self.loss_weighting, low=0, high=None)
+            except ValueError:
+                raise ValueError(f"loss_weighting must be 'auto' or a finite number >= 0, got {self.loss_weighting!r}") from None
+        patch = getattr(self.encoder, "patch_len", 1)
+        if self.seq_len % patch:
+            raise ValueError(f"seq_len ({self.seq_len}) must be a multiple of patch_len ({patch})")
+
     def to_dict(self) -> dict[str, Any]:
         """Plain dict (for checkpoints and logs); :meth:`from_dict` inverts it."""
         return asdict(self)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "SimMTMConfig":
+        """Inverse of :meth:`to_dict`; unknown or missing fields and bad values are a ValueError."""
+        if not isinstance(d, dict) or not isinstance(d.get("encoder"), dict):
+            raise ValueError("a config is a dict with an 'encoder' dict")
         d = dict(d)
         enc = dict(d.pop("encoder"))
         kind = enc.get("kind")
@@ -103,10 +197,16 @@ class SimMTMConfig:
             raise ValueError(f"unknown encoder kind {kind!r}; known: {sorted(ENCODER_CONFIGS)}")
         enc_cls = type(ENCODER_CONFIGS[kind])
         enc = {k: tuple(v) if isinstance(v, list) else v for k, v in enc.items()}
+        unknown = set(enc) - {f.name for f in fields(enc_cls)}
+        if unknown:
+            raise ValueError(f"unknown {enc_cls.__name__} fields: {sorted(unknown)}")
         known = {f.name for f in fields(cls)}
         unknown = set(d) - known
         if unknown:
             raise ValueError(f"unknown SimMTMConfig fields: {sorted(unknown)}")
+        missing = {"seq_len", "n_channels"} - set(d)
+        if missing:
+            raise ValueError(f"missing SimMTMConfig fields: {sorted(missing)}")
         return cls(encoder=enc_cls(**enc), **d)
 
 

@@ -22,6 +22,7 @@ from simmtm.checkpoint import save_checkpoint
 from simmtm.config import SimMTMConfig
 from simmtm.data.forecasting import ForecastingData
 from simmtm.distributed import data_parallel, rank, rank_seed, setup, shard, train_sampler, world_size
+from simmtm.forecaster import ForecastSpec
 from simmtm.engine import (evaluate_forecaster, fit, grad_scaler, make_loader, make_optimizer,
                            train_one_epoch)
 from simmtm.pretraining import run_pretraining
@@ -65,7 +66,8 @@ def finetune(cfg: SimMTMConfig, data: ForecastingData, horizon: int, *, encoder:
     validation windows evenly; the test split is always whole. Returns the test
     metrics, the fitted ``model``, the history and timing. With ``checkpoint``, the run keeps a
     resume state after every epoch (:mod:`simmtm.resume`); ``resume=True`` continues an
-    interrupted run exactly. Under torchrun it runs data-parallel (every process a
+    interrupted run exactly. The checkpoint carries what forecasting a user's file needs (scaler,
+    columns, dates: :class:`simmtm.forecaster.ForecastSpec`). Under torchrun it runs data-parallel (every process a
     shard of each split, sums reduced, logs and the checkpoint from process 0)."""
     if resume and checkpoint is None:
         raise ValueError("resume=True needs the checkpoint path of the run to resume")
@@ -93,17 +95,24 @@ def finetune(cfg: SimMTMConfig, data: ForecastingData, horizon: int, *, encoder:
     optimizer = make_optimizer(model, lr)
     scaler = grad_scaler(dev, amp_dtype)
     tag = f"finetune {data.name} H={horizon}"
+    settings = {"config": cfg.to_dict(), "horizon": horizon, "dataset": data.name, "init": "pretrained" if encoder else "random",
+                "lr": lr, "batch_size": batch_size, "epochs": epochs, "patience": patience, "head_dropout": head_dropout,
+                "seed": seed, "amp": str(amp_dtype), "train_windows": len(splits["train"]), "val_windows": len(splits["val"])}
     resumable = None if checkpoint is None else ResumeState(
         checkpoint, {"model": model, "optimizer": optimizer, "scaler": scaler}, {"shuffle": loaders["train"].generator},
-        {"config": cfg.to_dict(), "horizon": horizon})
+        {"config": cfg.to_dict(), "horizon": horizon}, settings=settings)
     start = resumable.restore(log, tag) if resume else None
     t0 = time.perf_counter()
+
+    estimated = []  # the first epoch this process runs reports its estimated duration
 
     def run_epoch(epoch: int) -> dict[str, float]:
         if sampler is not None:
             sampler.set_epoch(epoch)
+        eta_log = None if estimated else log
+        estimated.append(epoch)
         return train_one_epoch(step_model, loaders["train"], F.mse_loss, optimizer, dev, amp_dtype=amp_dtype,
-                               scaler=scaler, progress=progress)
+                               scaler=scaler, progress=progress, desc=tag, log=eta_log)
 
     result = fit(model, run_epoch, lambda: evaluate_forecaster(model, loaders["val"], dev, amp_dtype=amp_dtype), epochs,
                  monitor="mse", patience=patience, progress=progress, start=start,
@@ -114,6 +123,9 @@ def finetune(cfg: SimMTMConfig, data: ForecastingData, horizon: int, *, encoder:
     test = evaluate_forecaster(model, loaders["test"], dev, amp_dtype=amp_dtype) if evaluate_test else None  # once
     if checkpoint is not None and r == 0:
         save_checkpoint(checkpoint, model, cfg, optimizer=optimizer, epoch=result["best_epoch"], metrics=test or {},
-                        kind="forecaster", horizon=horizon, dataset=data.name)
+                        kind="forecaster", horizon=horizon, dataset=data.name,
+                        inference=ForecastSpec.from_data(data, cfg.seq_len, horizon).to_dict())
+    if resumable is not None:
+        resumable.finish()
     return {"test": test, "best_epoch": result["best_epoch"], "val_mse": result["best"],
             "history": result["history"], "seconds": time.perf_counter() - t0, "model": model}

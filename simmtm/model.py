@@ -172,6 +172,14 @@ class Forecaster(nn.Module):
         self.encoder, self.head, self.norm = encoder, head, norm
         self.seq_len, self.n_channels = seq_len, n_channels
 
+    @staticmethod
+    def load(path, device: str | torch.device = "cpu"):
+        """A fine-tuned forecaster checkpoint with its scaler, columns and dates, ready for
+        ``.predict(frame)`` / ``.backtest(frame, at)``: a :class:`simmtm.forecaster.FittedForecaster`."""
+        from simmtm.forecaster import FittedForecaster
+
+        return FittedForecaster.load(path, device)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_series("x", x, channels=self.n_channels, length=self.seq_len)
         stats = None
@@ -182,14 +190,47 @@ class Forecaster(nn.Module):
 
 
 class Classifier(nn.Module):
-    """Fine-tuning model for classification: encoder -> head. ``[B, L, C] -> [B, n_classes]``."""
+    """Fine-tuning model for classification: encoder -> head. ``[B, L, C] -> [B, n_classes]``.
+
+    A classifier saved by ``python -m simmtm classify`` also knows the user's labels and how
+    raw series become its inputs; load it with :meth:`load` and call :meth:`predict` /
+    :meth:`predict_proba` on arrays or files::
+
+        clf = Classifier.load("classifier.pt")
+        clf.predict("new.ts")             # [N] labels as in the training file
+        clf.predict_proba(x)              # [N, K] probabilities, columns in clf.labels order
+    """
 
     def __init__(self, encoder: nn.Module, head: nn.Module, *, seq_len: int | None = None,
                  n_channels: int | None = None):
         super().__init__()
         self.encoder, self.head = encoder, head
         self.seq_len, self.n_channels = seq_len, n_channels
+        self.labels: tuple | None = None  # labels[k] is class k's label (None: the classes are 0..K-1)
+        self.input_format = None  # a simmtm.data.formats.SeriesFormat (None: inputs already [N, L, C])
+        self.info: dict = {}  # what made it (training file, seed, budget, validation accuracy)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_series("x", x, channels=self.n_channels, length=self.seq_len)
         return self.head(self.encoder(x))
+
+    @classmethod
+    def load(cls, path, map_location: str | torch.device = "cpu") -> "Classifier":
+        """A fine-tuned classifier from its checkpoint (:func:`simmtm.own_classification.load_classifier`)."""
+        from simmtm.own_classification import load_classifier
+
+        return load_classifier(path, map_location)
+
+    def predict_proba(self, x, batch_size: int = 256):
+        """Class probabilities ``[N, K]`` (numpy) for ``x``: an array ``[N, L]`` or ``[N, L, C]``
+        of raw series (NaN = missing), a list of ``[L_i, C]`` arrays, or a ``.ts`` / ``.npz`` /
+        ``.csv`` path; prepared as the training series were (``input_format``)."""
+        from simmtm.own_classification import predict_proba
+
+        return predict_proba(self, x, batch_size=batch_size)
+
+    def predict(self, x, batch_size: int = 256):
+        """The most probable label per series ``[N]`` (the user's labels; see :meth:`predict_proba`)."""
+        from simmtm.own_classification import decode
+
+        return decode(self, self.predict_proba(x, batch_size).argmax(axis=1))

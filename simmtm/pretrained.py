@@ -19,6 +19,7 @@ from typing import Any
 import torch
 import torch.nn as nn
 
+from simmtm.atomic import atomic_torch_save, atomic_write_text
 from simmtm.checkpoint import FORMAT_VERSION, load_pretrained_encoder, read_checkpoint
 from simmtm.config import SimMTMConfig
 
@@ -89,10 +90,9 @@ def ship(source: str | Path, name: str, *, data: str, command: str, budget: str,
     folder = Path(folder) if folder is not None else checkpoints_dir()
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{name}.pt"
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save({"format_version": FORMAT_VERSION, "kind": ENCODER_KIND, "config": ckpt["config"], "model": state,
-                "optimizer": None, "epoch": ckpt.get("epoch"), "metrics": {}, "extra": extra}, tmp)
-    os.replace(tmp, path)
+    atomic_torch_save({"format_version": FORMAT_VERSION, "kind": ENCODER_KIND, "config": ckpt["config"],
+                       "model": state, "optimizer": None, "epoch": ckpt.get("epoch"), "metrics": {}, "extra": extra},
+                      path)
     write_card(path, results=results)
     return path
 
@@ -121,5 +121,5 @@ def write_card(path: str | Path, *, results: str = "", machine: str | None = Non
     if results:
         lines += ["## Fine-tuning from this file", "", results.strip(), ""]
     card = path.with_suffix(".md")
-    card.write_text("\n".join(lines))
+    atomic_write_text(card, "\n".join(lines))
     return card

@@ -4,7 +4,8 @@ epoch loop with validation-based selection, the final checkpoint, and exact resu
 With ``checkpoint`` set, the run also keeps ``<checkpoint>.resume.pt`` (:mod:`simmtm.resume`),
 written atomically after every epoch, with the mask and shuffling generators among its random
 states. ``resume=True`` continues from it, ending with the same weights as an unbroken run (bit
-for bit on the CPU). There is no learning-rate scheduler to save: pre-training uses a constant
+for bit on the CPU), if it was made with the same settings (else refused, naming each
+difference); a finished run removes it. There is no learning-rate scheduler to save: pre-training uses a constant
 rate, as the official code does.
 
 Under ``torchrun`` (``torchrun --nproc_per_node=N -m simmtm pretrain ...``) the same function
@@ -33,6 +34,18 @@ from simmtm.engine import (evaluate_pretrain, fit, grad_scaler, make_loader, mak
 from simmtm.resume import ResumeState
 
 
+def pretrain_batching(n: int, batch_size: int) -> tuple[int, bool]:
+    """``(batch size, drop_last)`` for ``n`` training series: the batch is capped at ``n``. A small
+    set (fewer than 10 full batches) keeps its last incomplete batch, unless it would hold a single
+    series (contrastive and BatchNorm statistics need two): 50 series at batch 32 make 2 steps an
+    epoch, not 1. A larger set drops it, as the official code and every committed benchmark run did
+    (at most a tenth of an epoch's series, a different part each epoch)."""
+    if n < 1:
+        raise ValueError("no training series to pre-train on")
+    batch_size = min(batch_size, n)
+    return batch_size, n // batch_size >= 10 or (n % batch_size == 1 and n > 1)
+
+
 def run_pretraining(cfg: SimMTMConfig, train: Dataset, val: Dataset | None = None, *, device: str = "auto",
                     epochs: int | None = None, amp_dtype: torch.dtype | None = None, seed: int = 0,
                     checkpoint: str | Path | None = None, resume: bool = False, val_batch_size: int | None = None,
@@ -40,7 +53,8 @@ def run_pretraining(cfg: SimMTMConfig, train: Dataset, val: Dataset | None = Non
                     **checkpoint_extra: Any) -> tuple[nn.Module, dict]:
     """Pre-train ``cfg.method`` on ``train`` (batches of ``x`` or ``(x, y)``); with ``val``, keep the
     epoch with the lowest validation loss. Writes ``checkpoint`` (best weights) at the end and,
-    along the way, the resume state (module docstring). Returns ``(model, fit result)``."""
+    along the way, the resume state (module docstring). Batches: :func:`pretrain_batching`; the
+    run logs how many optimizer steps it took (``result["steps"]``). Returns ``(model, fit result)``."""
     if resume and checkpoint is None:
         raise ValueError("resume=True needs the checkpoint path of the run to resume")
     dev = setup(device)  # joins torchrun's process group when launched by it
@@ -61,16 +75,21 @@ def run_pretraining(cfg: SimMTMConfig, train: Dataset, val: Dataset | None = Non
         step_model = data_parallel(model, dev)
         sampler = train_sampler(train, seed, drop_last=True)
         val = None if val is None else shard(val)
-    train_loader = make_loader(train, cfg.batch_size, shuffle=True, device=dev,
-                               drop_last=len(train) // W > cfg.batch_size, seed=seed, sampler=sampler)
+    batch_size, drop_last = pretrain_batching(len(train) // W, cfg.batch_size)
+    train_loader = make_loader(train, batch_size, shuffle=True, device=dev, drop_last=drop_last, seed=seed,
+                               sampler=sampler)
     val_loader = None if val is None else make_loader(val, val_batch_size or 2 * cfg.batch_size, shuffle=False, device=dev)
     optimizer = make_optimizer(model, cfg.lr, cfg.weight_decay)
     scaler = grad_scaler(dev, amp_dtype)
     step_model = maybe_compile(step_model, compile)  # same parameters
     generators = {"masks": torch.Generator(device=dev).manual_seed(rank_seed(seed)), "shuffle": train_loader.generator}
     epochs = epochs if epochs is not None else cfg.epochs
+    settings = {"config": cfg.to_dict(), "seed": seed, "epochs": epochs, "amp": str(amp_dtype),
+                "train_windows": len(train), "val_windows": None if val is None else len(val),
+                **{k: v for k, v in checkpoint_extra.items() if isinstance(v, (str, int, float, bool))}}
     resumable = None if checkpoint is None else ResumeState(
-        checkpoint, {"model": model, "optimizer": optimizer, "scaler": scaler}, generators, {"config": cfg.to_dict()})
+        checkpoint, {"model": model, "optimizer": optimizer, "scaler": scaler}, generators, {"config": cfg.to_dict()},
+        settings=settings)
     start = resumable.restore(log, tag) if resume else None
     t0 = time.perf_counter()
 
@@ -78,18 +97,29 @@ def run_pretraining(cfg: SimMTMConfig, train: Dataset, val: Dataset | None = Non
         values = ", ".join(f"{k} {v:.4f}" for k, v in row.items() if k != "epoch")
         log(f"[{tag}] epoch {epoch}: {values} ({time.perf_counter() - t0:.0f}s)")
 
+    estimated = []  # the first epoch this process runs reports its estimated duration
+
     def run_epoch(epoch: int) -> dict[str, float]:
         if sampler is not None:
             sampler.set_epoch(epoch)
+        eta_log = None if estimated else log
+        estimated.append(epoch)
         return pretrain_one_epoch(step_model, train_loader, optimizer, dev, amp_dtype=amp_dtype,
-                                  generator=generators["masks"], scaler=scaler, progress=progress)
+                                  generator=generators["masks"], scaler=scaler, progress=progress, desc=tag,
+                                  log=eta_log)
 
     result = fit(model, run_epoch,
                  (lambda: evaluate_pretrain(model, val_loader, dev, amp_dtype=amp_dtype)) if val_loader else None,
                  epochs, progress=progress, on_epoch_end=report, start=start,
                  on_state=resumable.save if resumable is not None else None)
     result["seconds"] = time.perf_counter() - t0
+    result["steps"] = len(train_loader) * len(result["history"])  # every epoch, resumed ones included
+    dropped = len(train) // W - len(train_loader) * batch_size if drop_last and sampler is None else 0
+    log(f"[{tag}] {result['steps']} optimizer steps: {len(result['history'])} epoch(s) x {len(train_loader)} "
+        f"batch(es) of up to {batch_size} series" + (f" ({dropped} series left out of each epoch)" if dropped else ""))
     if checkpoint is not None and main:
         save_checkpoint(checkpoint, model, cfg, optimizer=optimizer, epoch=result["best_epoch"],
                         metrics=result["history"][result["best_epoch"]], kind="simmtm", **checkpoint_extra)
+    if resumable is not None:
+        resumable.finish()  # a finished run leaves no state to "resume"
     return model, result

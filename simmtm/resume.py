@@ -7,10 +7,14 @@ every random state the run draws from (torch, CUDA, numpy, Python and the run's 
 generators), for every process under torchrun. Continuing from it ends with the same weights
 as an unbroken run (bit for bit on the CPU). The file holds tensors and plain values only and
 is read with ``weights_only=True``.
+
+The state also stores the settings that define the run (config, data, seed, budget): resuming
+with other settings is refused, naming each difference, instead of continuing one run under
+another's name. A run that finishes removes its resume state (:meth:`ResumeState.finish`), so
+nothing can "resume" a finished run.
 """
 from __future__ import annotations
 
-import os
 import random
 from pathlib import Path
 from typing import Any
@@ -18,6 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from simmtm.atomic import atomic_write
 from simmtm.distributed import gather_objects, rank, world_size
 from simmtm.serialization import UnsafeFileError, load_pt, numpy_random_state, plain_random_states
 
@@ -33,13 +38,33 @@ def previous_path(path: Path) -> Path:
 
 
 def atomic_save(payload: dict, path: Path) -> None:
-    """Write ``path`` via a temp file and a rename, keeping the last good file as ``.prev.pt``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(payload, tmp)
-    if path.exists():
-        os.replace(path, previous_path(path))
-    os.replace(tmp, path)
+    """Write ``path`` atomically (:mod:`simmtm.atomic`), keeping the last good file as ``.prev.pt``."""
+    def keep_previous():  # once the new state is complete on disk
+        if path.exists():
+            path.replace(previous_path(path))
+
+    atomic_write(path, lambda f: torch.save(payload, f), before_replace=keep_previous)
+
+
+def _flat(d: dict, prefix: str = "") -> dict[str, Any]:
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(_flat(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = list(v) if isinstance(v, tuple) else v
+    return out
+
+
+def settings_differences(saved: dict[str, Any], now: dict[str, Any]) -> list[str]:
+    """``["lr: 0.001 saved, 0.1 now", ...]`` for every (nested) setting that differs; nested
+    names are shortened to their last part where that stays unambiguous (``encoder.patch_len``
+    -> ``patch_len``)."""
+    a, b = _flat(saved), _flat(now)
+    names = sorted(k for k in set(a) | set(b) if a.get(k, "<unset>") != b.get(k, "<unset>"))
+    short = [k.rsplit(".", 1)[-1] for k in set(a) | set(b)]
+    return [f"{k.rsplit('.', 1)[-1] if short.count(k.rsplit('.', 1)[-1]) == 1 else k}: "
+            f"{a.get(k, '<unset>')!r} saved, {b.get(k, '<unset>')!r} now" for k in names]
 
 
 def load_resume_state(path: str | Path) -> dict[str, Any]:
@@ -82,9 +107,25 @@ class ResumeState:
     ``on_state``. Modules with state (model, optimizer, grad scaler) are given by name."""
 
     def __init__(self, checkpoint: str | Path, modules: dict[str, Any], generators: dict[str, torch.Generator],
-                 extra: dict[str, Any] | None = None):
+                 extra: dict[str, Any] | None = None, settings: dict[str, Any] | None = None):
         self.path = resume_path(checkpoint)
         self.modules, self.generators, self.extra = modules, generators, extra or {}
+        self.settings = settings  # what defines the run; a resume with others is refused
+
+    def check_settings(self, state: dict[str, Any]) -> None:
+        """Refuse a saved state made with other settings (ValueError naming each difference).
+        States written before settings were stored are checked on their config."""
+        if self.settings is None:
+            return
+        saved = state.get("settings")
+        now = self.settings
+        if saved is None:  # an older state: compare what it holds
+            saved = {k: state[k] for k in self.settings if k in state}
+            now = {k: self.settings[k] for k in saved}
+        diff = settings_differences(saved, now)
+        if diff:
+            raise ValueError(f"{self.path} belongs to a run with other settings ({'; '.join(diff)}): resume with the "
+                             f"same settings, or start over without resuming (its state is then replaced)")
 
     def restore(self, log=print, tag: str = "run") -> dict | None:
         """Load the saved state into the modules and generators; returns the loop state to pass
@@ -92,12 +133,18 @@ class ResumeState:
         if not self.path.is_file():
             return None
         state = load_resume_state(self.path)
+        self.check_settings(state)
         W = world_size()
         if state.get("world_size", 1) != W:
             raise ValueError(f"{self.path} was written by {state.get('world_size', 1)} process(es); resume it with "
                              f"as many (this run has {W})")
+        from simmtm.checkpoint import load_weights
+
         for name, module in self.modules.items():
-            module.load_state_dict(state[name])
+            if isinstance(module, torch.nn.Module):
+                load_weights(module, state[name], self.path)
+            else:
+                module.load_state_dict(state[name])
         restore_random_states(state["random"][rank()], self.generators)
         log(f"[{tag}] resuming after epoch {state['loop']['epoch']} from {self.path}")
         return state["loop"]
@@ -106,4 +153,11 @@ class ResumeState:
         states = gather_objects(random_states(self.generators))  # every process's
         if rank() == 0:
             atomic_save({**self.extra, **{name: m.state_dict() for name, m in self.modules.items()}, "loop": loop,
-                         "random": states, "world_size": world_size()}, self.path)
+                         "random": states, "world_size": world_size(),
+                         **({"settings": self.settings} if self.settings is not None else {})}, self.path)
+
+    def finish(self) -> None:
+        """The run finished (its checkpoint written): remove its resume state and the previous one."""
+        if rank() == 0:
+            self.path.unlink(missing_ok=True)
+            previous_path(self.path).unlink(missing_ok=True)

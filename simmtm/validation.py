@@ -1,6 +1,8 @@
 """Input checks shared by the public functions: each raises a ValueError naming the argument."""
 from __future__ import annotations
 
+import math
+
 import torch
 
 
@@ -32,5 +34,5 @@ def check_probability(name: str, value: float) -> None:
 
 def check_positive(name: str, value: float) -> None:
     """Check ``value > 0``."""
-    if not (isinstance(value, (int, float)) and value > 0):
-        raise ValueError(f"{name} must be > 0, got {value!r}")
+    if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from simmtm.build import build_pretrainer, build_simmtm
-from simmtm.classification import label_fractions
+from simmtm.experiments.classification import label_fractions
 from simmtm.config import get_preset
 from simmtm.data import synthetic_multivariate
 from simmtm.experiments.analyses import ABLATIONS, analyse, plot_analysis, variants

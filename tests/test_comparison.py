@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from simmtm.cli import main
-from simmtm.comparison import ALL_METHODS, compare_forecasting, summarize, write_results
+from simmtm.experiments.comparison import ALL_METHODS, compare_forecasting, summarize, write_results
 from simmtm.config import get_preset
 from test_forecasting import csv  # noqa: E402  (tests/ is on sys.path under pytest)
 
@@ -48,7 +48,7 @@ def test_unknown_method_and_cli(tmp_path):
 
 def test_a_rerun_skips_finished_units_and_rebuilds_the_same_table(tmp_path, monkeypatch):
     import simmtm.forecasting as forecasting
-    from simmtm.comparison import run
+    from simmtm.experiments.comparison import run
 
     path = csv(tmp_path / "d.csv", 2, 2)
     cfg = get_preset("tiny", seq_len=48, batch_size=16)
@@ -69,7 +69,7 @@ def test_a_rerun_skips_finished_units_and_rebuilds_the_same_table(tmp_path, monk
 def test_committed_results_regenerate_byte_equal_from_their_json():
     from pathlib import Path
 
-    from simmtm.comparison import comparison_markdown
+    from simmtm.experiments.comparison import comparison_markdown
 
     results = Path(__file__).resolve().parents[1] / "results"
     for name in ("comparison_epilepsy", "comparison_ETTh1"):

@@ -118,11 +118,28 @@ def _torchrun_env(rank, port):
                       WORLD_SIZE=str(WORLD))
 
 
-def _run_worker(rank, port, out, global_similarity, epochs=2, resume=False, name="run"):
+class _Killed(Exception):
+    """Stands for a kill of every process right after the resume state of an epoch was saved."""
+
+
+def _run_worker(rank, port, out, global_similarity, epochs=2, resume=False, name="run", killed_after=None):
     _torchrun_env(rank, port)
+    import shutil
+
     from simmtm import get_preset
     from simmtm.classification import pretrain
+    from simmtm.resume import ResumeState
 
+    real_save = ResumeState.save
+
+    def save(self, loop):  # keep a copy of each state (a finished run removes its own) and "kill" on request
+        real_save(self, loop)
+        if rank == 0:
+            shutil.copy(self.path, os.path.join(out, f"{name}.state{loop['epoch']}.pt"))
+        if loop["epoch"] == killed_after:
+            raise _Killed
+
+    ResumeState.save = save
     cfg = get_preset("tiny", batch_size=4, global_similarity=global_similarity)
     rng = np.random.default_rng(0)
     x = rng.normal(size=(40, 24, 2)).astype(np.float32)
@@ -130,7 +147,10 @@ def _run_worker(rank, port, out, global_similarity, epochs=2, resume=False, name
         model, fit = pretrain(cfg, x[:34], x[34:], epochs=epochs, seed=5, checkpoint=os.path.join(out, f"{name}.pt"),
                               resume=resume, device="cpu", progress=False, log=lambda *_: None)
         torch.save({"state": model.state_dict(), "history": fit["history"]}, os.path.join(out, f"{name}{rank}.pt"))
+    except _Killed:
+        pass
     finally:
+        ResumeState.save = real_save
         dist.destroy_process_group()
 
 
@@ -142,7 +162,8 @@ def test_pretraining_run_under_torchrun_environment(tmp_path, global_similarity)
     weights = [k for k in a["state"] if "running_" not in k and "num_batches" not in k]  # BN statistics are per process
     assert all(torch.equal(a["state"][k], b["state"][k]) for k in weights)  # DDP kept the weights in step
     assert np.isfinite([row["train_loss"] for row in a["history"]]).all()
-    state = torch.load(tmp_path / "run.resume.pt", weights_only=True)  # the resume state holds tensors and plain values only
+    assert not (tmp_path / "run.resume.pt").exists()  # a finished run leaves no state to resume
+    state = torch.load(tmp_path / "run.state1.pt", weights_only=True)  # the resume state holds tensors and plain values only
     assert state["world_size"] == WORLD and len(state["random"]) == WORLD
     assert not torch.equal(state["random"][0]["masks"], state["random"][1]["masks"])  # per-process streams
     assert (tmp_path / "run.pt").is_file()
@@ -150,8 +171,11 @@ def test_pretraining_run_under_torchrun_environment(tmp_path, global_similarity)
 
 def test_two_process_run_resumes_bit_for_bit(tmp_path):
     mp.spawn(_run_worker, args=(_free_port(), str(tmp_path), True, 3, False, "whole"), nprocs=WORLD, join=True)
-    mp.spawn(_run_worker, args=(_free_port(), str(tmp_path), True, 1, False, "part"), nprocs=WORLD, join=True)
+    mp.spawn(_run_worker, args=(_free_port(), str(tmp_path), True, 3, False, "part", 0), nprocs=WORLD, join=True)
+    assert (tmp_path / "part.resume.pt").is_file() and not (tmp_path / "part.pt").exists()  # killed after epoch 0
+    (tmp_path / "part.state0.pt").unlink()
     mp.spawn(_run_worker, args=(_free_port(), str(tmp_path), True, 3, True, "part"), nprocs=WORLD, join=True)
+    assert not (tmp_path / "part.state0.pt").exists() and (tmp_path / "part.state2.pt").is_file()  # resumed, not redone
     for r in range(WORLD):
         whole, part = torch.load(tmp_path / f"whole{r}.pt"), torch.load(tmp_path / f"part{r}.pt")
         assert part["history"] == whole["history"]

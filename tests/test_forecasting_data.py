@@ -79,9 +79,12 @@ def test_clear_errors(tmp_path):
     frame.to_csv(tmp_path / "nan.csv", index=False)
     with pytest.raises(ValueError, match="NaN"):
         load_forecasting(tmp_path / "nan.csv")
-    pd.DataFrame({"time": [1, 2], "x": [1.0, 2.0]}).to_csv(tmp_path / "nodate.csv", index=False)
-    with pytest.raises(ValueError, match="'date' column"):
+    pd.DataFrame({"time": ["a", "b"], "x": [1.0, 2.0]}).to_csv(tmp_path / "nodate.csv", index=False)
+    with pytest.raises(ValueError, match=r"non-numeric value columns \['time'\]; if 'time' holds the dates, say --date-column time"):
         load_forecasting(tmp_path / "nodate.csv")
+    pd.DataFrame({"time": [1, 2], "x": [1.0, 2.0]}).to_csv(tmp_path / "nodate2.csv", index=False)
+    with pytest.raises(ValueError, match="'date' column"):  # named but absent; unnamed, a file without dates is read by row
+        load_forecasting(tmp_path / "nodate2.csv", date_column="date")
     with pytest.raises(ValueError, match="at least 14400 rows"):
         split_borders(14000, "ett_hour", 336)
     with pytest.raises(ValueError, match="split scheme"):

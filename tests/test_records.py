@@ -25,15 +25,17 @@ def test_put_get_and_skip_if_done(tmp_path):
     assert [r["key"] for r in store.records(unit="finetune")] == [key] and store.records(unit="pretrain") == []
 
 
-def test_a_record_under_another_key_or_damaged_is_refused(tmp_path):
-    store = RecordStore(tmp_path)
+def test_a_record_under_another_key_or_damaged_is_reported_and_redone(tmp_path):
+    logs = []
+    store = RecordStore(tmp_path, log=logs.append)
     key = {"unit": "pretrain", "seed": 1}
-    store.path(key).write_text(json.dumps({"key": {"unit": "pretrain", "seed": 2}}))
-    with pytest.raises(ValueError, match="holds the record of"):
-        store.get(key)
-    store.path(key).write_text("{not json")
-    with pytest.raises(ValueError, match="not a valid record.*delete it"):
-        store.get(key)
+    path = store.path(key)
+    path.write_text(json.dumps({"key": {"unit": "pretrain", "seed": 2}}))
+    assert store.get(key) is None and "holds the record of" in logs[-1] and str(path) in logs[-1]
+    path.write_text("{not json")
+    assert not store.done(key) and f"corrupt record {path}" in logs[-1]
+    assert path.with_name(path.name + ".corrupt").read_text() == "{not json"  # kept aside, not lost
+    assert store.run(key, lambda: {"mse": 1.0})["mse"] == 1.0 and store.get(key)["mse"] == 1.0
 
 
 def test_settings_guard(tmp_path):

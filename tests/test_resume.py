@@ -31,10 +31,26 @@ def _same_weights(a: torch.nn.Module, b: torch.nn.Module) -> bool:
     return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
 
 
+class _Killed(Exception):
+    """Stands for a kill: raised from the epoch log, after that epoch ran but before its state was saved."""
+
+
+def _killed_at(epoch):
+    def log(line):
+        if f"epoch {epoch}:" in line:
+            raise _Killed(line)
+    return log
+
+
 def test_interrupted_run_resumes_bit_for_bit(tmp_path):
     train, val = _data()
     whole, whole_fit = pretrain(CFG, train, val, epochs=3, checkpoint=tmp_path / "whole.pt", **QUIET)
-    pretrain(CFG, train, val, epochs=1, checkpoint=tmp_path / "part.pt", **QUIET)  # "killed" after epoch 0
+    assert not resume_path(tmp_path / "whole.pt").exists()  # a finished run leaves no state to resume
+    with pytest.raises(_Killed):  # killed during epoch 1
+        pretrain(CFG, train, val, epochs=3, checkpoint=tmp_path / "part.pt", **{**QUIET, "log": _killed_at(1)})
+    state = load_resume_state(resume_path(tmp_path / "part.pt"))
+    assert state["loop"]["epoch"] == 0 and state["world_size"] == 1
+    assert set(state["random"][0]) >= {"torch", "numpy", "python", "masks", "shuffle"}
     logs = []
     resumed, resumed_fit = pretrain(CFG, train, val, epochs=3, checkpoint=tmp_path / "part.pt", resume=True,
                                     device="cpu", progress=False, log=logs.append)
@@ -43,9 +59,7 @@ def test_interrupted_run_resumes_bit_for_bit(tmp_path):
     assert resumed_fit["history"] == whole_fit["history"]
     assert resumed_fit["best_epoch"] == whole_fit["best_epoch"]
     assert _same_weights(resumed, whole)
-    state = load_resume_state(resume_path(tmp_path / "part.pt"))
-    assert state["loop"]["epoch"] == 2 and state["world_size"] == 1
-    assert set(state["random"][0]) >= {"torch", "numpy", "python", "masks", "shuffle"}
+    assert not resume_path(tmp_path / "part.pt").exists()
 
 
 def test_resume_without_state_starts_fresh_and_needs_a_checkpoint(tmp_path):
@@ -59,7 +73,8 @@ def test_resume_without_state_starts_fresh_and_needs_a_checkpoint(tmp_path):
 
 def test_truncated_state_gives_a_clear_error_and_the_previous_one_loads(tmp_path):
     train, val = _data()
-    pretrain(CFG, train, val, epochs=2, checkpoint=tmp_path / "run.pt", **QUIET)
+    with pytest.raises(_Killed):
+        pretrain(CFG, train, val, epochs=3, checkpoint=tmp_path / "run.pt", **{**QUIET, "log": _killed_at(2)})
     path = resume_path(tmp_path / "run.pt")
     previous = path.with_name(path.stem + ".prev.pt")
     assert previous.is_file() and load_resume_state(previous)["loop"]["epoch"] == 0
@@ -125,7 +140,8 @@ def test_interrupted_forecasting_finetune_resumes_bit_for_bit(tmp_path):
     cfg = get_preset("tiny", seq_len=32, n_channels=2, batch_size=8)  # dropout 0.1
     kw = dict(epochs=3, patience=5, lr=1e-3, batch_size=16, max_windows=64, **QUIET)
     whole = finetune(cfg, data, 8, checkpoint=tmp_path / "whole.pt", **kw)
-    finetune(cfg, data, 8, checkpoint=tmp_path / "part.pt", **{**kw, "epochs": 1})  # "killed" after epoch 0
+    with pytest.raises(_Killed):
+        finetune(cfg, data, 8, checkpoint=tmp_path / "part.pt", **{**kw, "log": _killed_at(1)})
     resumed = finetune(cfg, data, 8, checkpoint=tmp_path / "part.pt", resume=True, **kw)
     assert resumed["history"] == whole["history"] and resumed["test"] == whole["test"]
     assert _same_weights(resumed["model"], whole["model"])
@@ -141,7 +157,8 @@ def test_interrupted_classification_finetune_resumes_bit_for_bit(tmp_path):
     cfg = get_preset("Epilepsy")  # CNN with dropout
     kw = dict(epochs=3, lr=1e-3, device="cpu", seed=3)
     whole = finetune(cfg, splits, checkpoint=tmp_path / "whole.pt", **kw)
-    finetune(cfg, splits, checkpoint=tmp_path / "part.pt", **{**kw, "epochs": 1})
+    with pytest.raises(_Killed):
+        finetune(cfg, splits, checkpoint=tmp_path / "part.pt", **{**kw, "log": _killed_at(1)})
     resumed = finetune(cfg, splits, checkpoint=tmp_path / "part.pt", resume=True, **kw)
     assert resumed["history"] == whole["history"] and resumed["test"] == whole["test"]
     assert _same_weights(resumed["model"], whole["model"])

@@ -156,5 +156,5 @@ def test_apply_overrides_routes_each_name():
         apply_overrides(get_preset("ETTm1"), StudyBudget(), {"bogus": 1})
     with pytest.raises(ValueError, match="Transformer settings"):
         apply_overrides(get_preset("Epilepsy"), StudyBudget(), {"patch_len": 8})
-    with pytest.raises(ValueError, match="finetune_epochs must be >= 1"):
+    with pytest.raises(ValueError, match="finetune_epochs must be an integer >= 1"):
         StudyBudget(finetune_epochs=0)

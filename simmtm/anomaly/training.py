@@ -25,7 +25,8 @@ from simmtm.anomaly.metrics import roc_auc
 from simmtm.anomaly.model import MaskedAutoencoder, SelfDistilledMAE, TokenDecoder
 from simmtm.anomaly.scoring import discrepancy_cells, reconstruction_cells, score_windows
 from simmtm.encoders import ChannelIndependentTransformer
-from simmtm.engine import fit, make_optimizer, resolve_device
+from simmtm.config import check_int, check_real
+from simmtm.engine import FiniteGuard, fit, make_optimizer, resolve_device
 
 DETECTORS = ("sdmae", "mae")
 
@@ -59,6 +60,18 @@ class AnomalyConfig:
     def __post_init__(self):
         if self.strategy not in STRATEGIES:
             raise ValueError(f"strategy must be one of {STRATEGIES}, got {self.strategy!r}")
+        for name in ("d_model", "n_heads", "encoder_layers", "teacher_layers", "student_layers", "d_ff", "patch_len",
+                     "batch_size", "epochs", "n_last", "n_masks", "val_masks"):
+            check_int(name, getattr(self, name))
+        check_int("warmup_epochs", self.warmup_epochs, low=0)
+        if self.patience is not None:
+            check_int("patience", self.patience)
+        check_real("dropout", self.dropout, low=0, high=1)
+        check_real("mask_ratio", self.mask_ratio, low=0, high=1, low_open=True)
+        for name in ("lam", "margin"):
+            check_real(name, getattr(self, name), low=0, high=None)
+        check_real("grad_clip", self.grad_clip, low=0, low_open=True, high=None)
+        check_real("lr", self.lr, low=0, low_open=True, high=None)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -121,7 +134,8 @@ def _epoch(model: nn.Module, cfg: AnomalyConfig, x: torch.Tensor, labels: torch.
     order = torch.randperm(len(x), generator=generator, device=x.device)
     weight = warmup_weight(epoch, cfg.warmup_epochs)
     sums: dict[str, torch.Tensor] = {}
-    for index in order.split(cfg.batch_size):
+    guard = FiniteGuard(x.device, optimizer)  # the first non-finite loss stops the run
+    for step, index in enumerate(order.split(cfg.batch_size)):
         xb, yb = x[index], labels[index]
         mask = anomaly_mask(tuple(xb.shape), cfg.mask_ratio, cfg.strategy, patch_len=cfg.patch_len, generator=generator)
         if isinstance(model, SelfDistilledMAE):
@@ -131,12 +145,14 @@ def _epoch(model: nn.Module, cfg: AnomalyConfig, x: torch.Tensor, labels: torch.
         else:
             loss = reconstruction_loss(model(xb, mask), xb, mask, yb)
             terms = {}
+        guard.check(step, loss)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
         optimizer.step()
         for k, v in {"loss": loss.detach(), **terms}.items():
             sums[k] = sums.get(k, 0) + v * len(index)
+    guard.flush()
     return {k: v.item() / len(x) for k, v in sums.items()}
 
 

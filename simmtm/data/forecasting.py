@@ -8,6 +8,11 @@ Splits follow the standard benchmark protocol (Informer / Time-Series-Library):
   rows early so that their first window has a full input.
 
 The scaler is fit on the training rows only. Windows start at every row (no aliasing).
+
+Time stamps (:mod:`simmtm.data.dates`): a user's CSV with rows out of time order or repeated
+stamps is refused (or, with ``dates="repair"``, sorted and de-duplicated); gaps are reported.
+The named benchmarks load exactly as published, saying what they tolerate (Weather: one
+repeated stamp and one gap upstream). A CSV without a ``date`` column is read in file order.
 """
 from __future__ import annotations
 
@@ -18,6 +23,9 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from simmtm.data.dates import checked_frame
+from simmtm.data.textfile import check_text_file
+from simmtm.data.timestamps import infer_frequency, parse_dates
 from simmtm.data.windows import SlidingWindows
 from simmtm.data.roots import CANDIDATES, data_root
 
@@ -66,13 +74,15 @@ def split_borders(n_rows: int, scheme: str, seq_len: int, ratios: tuple[float, f
     return borders
 
 
-def read_series_csv(path: str | Path, date_column: str = "date") -> pd.DataFrame:
-    """Read a CSV with a date column and numeric value columns, with clear errors."""
+def read_series_csv(path: str | Path, date_column: str = "date", *, required: bool = True) -> pd.DataFrame:
+    """Read a CSV with a date column and numeric value columns, with clear errors
+    (``required=False``: a file without ``date_column`` is read as values only)."""
     path = Path(path)
     if path.is_dir():
         raise IsADirectoryError(f"{path} is a directory, not a CSV file")
     if not path.is_file():
         raise FileNotFoundError(f"no CSV at {path}; download it (python -m simmtm download NAME) or pass the right path")
+    check_text_file(path)
     try:
         frame = pd.read_csv(path, encoding_errors="replace")
     except pd.errors.EmptyDataError:
@@ -81,12 +91,13 @@ def read_series_csv(path: str | Path, date_column: str = "date") -> pd.DataFrame
         raise ValueError(f"{path} is not a readable CSV ({str(err).splitlines()[0]})") from None
     if frame.empty:
         raise ValueError(f"{path}: no rows (a header only)")
-    if date_column not in frame.columns:
+    if date_column not in frame.columns and required:
         raise ValueError(f"{path} has no {date_column!r} column (columns: {list(frame.columns)[:5]}...)")
-    values = frame.drop(columns=[date_column])
+    values = frame.drop(columns=[date_column], errors="ignore")
     non_numeric = [c for c in values.columns if not pd.api.types.is_numeric_dtype(values[c])]
     if non_numeric:
-        raise ValueError(f"{path}: non-numeric value columns {non_numeric}")
+        hint = "" if date_column in frame.columns else f"; if {non_numeric[0]!r} holds the dates, say --date-column {non_numeric[0]}"
+        raise ValueError(f"{path}: non-numeric value columns {non_numeric}{hint}")
     return frame
 
 
@@ -96,7 +107,9 @@ class ForecastingData:
 
     ``values`` is ``[T, C]`` (scaled with the training rows' mean and std); ``windows(split,
     seq_len, pred_len)`` gives the dataset of that split. ``inverse_transform`` undoes the
-    scaling on ``[..., C]`` arrays.
+    scaling on ``[..., C]`` arrays. ``date_column`` and ``freq`` (a pandas alias, None when the
+    file has no dates or irregular ones) and ``features`` are what a fine-tuned forecaster
+    records for inference (:mod:`simmtm.inference`).
     """
 
     name: str
@@ -106,6 +119,9 @@ class ForecastingData:
     mean: np.ndarray
     std: np.ndarray
     seq_len: int
+    date_column: str | None = None
+    freq: str | None = None
+    features: str = "M"
 
     @property
     def n_channels(self) -> int:
@@ -131,7 +147,8 @@ class ForecastingData:
 
 def load_forecasting(name_or_path: str | Path, root: str | Path | None = None, *, seq_len: int = 336,
                      features: Literal["M", "S"] = "M", target: str | None = None,
-                     split: str | None = None, scale: bool = True) -> ForecastingData:
+                     split: str | None = None, scale: bool = True, dates: str = "check",
+                     date_column: str | None = None, log=print) -> ForecastingData:
     """Load a benchmark by name (``ETTh1``, ``ETTm1``, ``Weather``, ...) from ``root``, or any
     CSV by path (70/10/20 split unless ``split`` names another scheme).
 
@@ -143,6 +160,11 @@ def load_forecasting(name_or_path: str | Path, root: str | Path | None = None, *
         target: target column (default ``OT`` for the benchmarks, the last column otherwise).
         split: override the split scheme (``ett_hour``, ``ett_minute``, ``ratio``).
         scale: standardise with the training rows' mean and std.
+        dates: a CSV's time stamps out of order or repeated are refused (``check``) or sorted
+            and de-duplicated (``repair``); the named benchmarks are always loaded as published
+            (:func:`simmtm.data.dates.checked_frame`). ``log`` receives what was found.
+        date_column: the CSV's date column (default ``date``; a CSV without one is read as
+            values only, numbered by row).
     """
     name = str(name_or_path)
     if name in DATASETS:
@@ -154,8 +176,14 @@ def load_forecasting(name_or_path: str | Path, root: str | Path | None = None, *
         name = Path(name).stem
     else:
         raise ValueError(f"unknown dataset {name!r}; known: {', '.join(DATASETS)} (or pass a CSV path)")
-    frame = read_series_csv(path)
-    columns = [c for c in frame.columns if c != "date"]
+    frame = read_series_csv(path, date_column or "date", required=date_column is not None or name in DATASETS)
+    date_column = date_column or "date"
+    if dates not in ("check", "repair"):
+        raise ValueError(f"dates must be 'check' or 'repair', got {dates!r}")
+    frame = checked_frame(frame, date_column, source=str(path), policy="tolerate" if name in DATASETS else dates,
+                          log=log)
+    dated = date_column in frame.columns
+    columns = [c for c in frame.columns if c != date_column]
     target = target or default_target or columns[-1]
     if target not in columns:
         raise ValueError(f"target column {target!r} not in {path} (columns: {columns})")
@@ -167,7 +195,14 @@ def load_forecasting(name_or_path: str | Path, root: str | Path | None = None, *
     if not np.isfinite(values).all():
         bad = int((~np.isfinite(values)).any(axis=1).sum())
         raise ValueError(f"{path} has {bad} rows with NaN or infinite values; impute them first")
-    return from_array(name, values, columns, seq_len=seq_len, split=split or scheme, scale=scale)
+    data = from_array(name, values, columns, seq_len=seq_len, split=split or scheme, scale=scale)
+    data.features, data.date_column = features, date_column if dated else None
+    if dated:
+        try:
+            data.freq = infer_frequency(parse_dates(frame[date_column], date_column), date_column)
+        except ValueError:  # training does not need regular dates; forecasting past the end will say why
+            data.freq = None
+    return data
 
 
 def from_array(name: str, values: np.ndarray, columns: list[str] | None = None, *, seq_len: int = 336,

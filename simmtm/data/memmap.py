@@ -8,10 +8,16 @@ labelled samples) and ``meta.json``. Two kinds:
 
 Only the rows a batch asks for are read from disk, so a DataLoader over either uses memory for
 its batches, not for the corpus. Values are checked for NaN/inf once, at conversion.
+
+Conversion writes each array to a temp file and renames it into place, ``meta.json`` last: a
+failed or interrupted conversion leaves no partial ``values.npy`` (and removes a folder it made).
 """
 from __future__ import annotations
 
 import json
+import os
+import shutil
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -19,13 +25,33 @@ import pandas as pd
 import torch
 from torch.utils.data import Dataset
 
+from simmtm.atomic import atomic_write, atomic_write_text, temp_path, write_failed
+from simmtm.data.textfile import check_text_file
 from simmtm.serialization import load_pt
 
 META = "meta.json"
 
 
 def _write_meta(out: Path, **meta) -> None:
-    (out / META).write_text(json.dumps(meta, indent=1))
+    atomic_write_text(out / META, json.dumps(meta, indent=1))
+
+
+@contextmanager
+def _output_folder(out: Path):
+    """Yield ``out`` (created if missing); if the block fails, remove what it left: the folder
+    if this call made it, else nothing (the arrays are only renamed in at the end)."""
+    made = not out.exists()
+    out.mkdir(parents=True, exist_ok=True)
+    try:
+        yield out
+    except BaseException:
+        if made:
+            shutil.rmtree(out, ignore_errors=True)
+        raise
+
+
+def _save_npy(path: Path, array: np.ndarray) -> None:
+    atomic_write(path, lambda f: np.save(f, array))
 
 
 def read_meta(folder: str | Path) -> dict:
@@ -40,9 +66,11 @@ def convert_csv(path: str | Path, out: str | Path, *, date_column: str = "date",
     """Write the numeric columns of a CSV (all but ``date_column``) as ``values.npy`` ``[T, C]``,
     reading ``chunk_rows`` rows at a time (memory does not grow with the file)."""
     path, out = Path(path), Path(out)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} not found")
-    header = pd.read_csv(path, nrows=0).columns.tolist()
+    check_text_file(path)
+    try:
+        header = pd.read_csv(path, nrows=0, encoding_errors="replace").columns.tolist()
+    except (pd.errors.EmptyDataError, pd.errors.ParserError) as err:
+        raise ValueError(f"{path} is not a readable CSV ({str(err).splitlines()[0]})") from None
     columns = [c for c in header if c != date_column]
     if not columns:
         raise ValueError(f"{path} has no value columns besides {date_column!r}")
@@ -50,21 +78,31 @@ def convert_csv(path: str | Path, out: str | Path, *, date_column: str = "date",
         n_rows = sum(1 for _ in f) - 1
     if n_rows < 1:
         raise ValueError(f"{path} holds no rows")
-    out.mkdir(parents=True, exist_ok=True)
-    values = np.lib.format.open_memmap(out / "values.npy", mode="w+", dtype=np.float32, shape=(n_rows, len(columns)))
-    row = 0
-    for chunk in pd.read_csv(path, usecols=columns, chunksize=chunk_rows):
-        block = chunk[columns].apply(pd.to_numeric, errors="coerce").to_numpy(np.float32)
-        if not np.isfinite(block).all():
-            bad = row + int(np.flatnonzero(~np.isfinite(block).all(1))[0])
-            raise ValueError(f"{path}: missing or non-numeric value at data row {bad}; impute or drop it first")
-        values[row:row + len(block)] = block
-        row += len(block)
-    if row != n_rows:  # blank lines or quoted newlines made the line count wrong
-        raise ValueError(f"{path}: read {row} rows but counted {n_rows} lines")
-    values.flush()
-    del values
-    _write_meta(out, kind="series", columns=columns, rows=n_rows, source=str(path))
+    with _output_folder(out):
+        tmp = temp_path(out / "values.npy")
+        try:
+            values = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=(n_rows, len(columns)))
+            row = 0
+            for chunk in pd.read_csv(path, usecols=columns, chunksize=chunk_rows, encoding_errors="replace"):
+                block = chunk[columns].apply(pd.to_numeric, errors="coerce").to_numpy(np.float32)
+                if not np.isfinite(block).all():
+                    bad = row + int(np.flatnonzero(~np.isfinite(block).all(1))[0])
+                    raise ValueError(f"{path}: missing or non-numeric value at data row {bad}; impute or drop it first")
+                if row + len(block) > n_rows:
+                    raise ValueError(f"{path}: more rows than lines counted ({n_rows}); check its quoting")
+                values[row:row + len(block)] = block
+                row += len(block)
+            if row != n_rows:  # blank lines or quoted newlines made the line count wrong
+                raise ValueError(f"{path}: read {row} rows but counted {n_rows} lines")
+            values.flush()
+            del values
+            os.replace(tmp, out / "values.npy")
+        except BaseException as err:
+            tmp.unlink(missing_ok=True)
+            if isinstance(err, OSError) and not isinstance(err, (FileNotFoundError, IsADirectoryError)):
+                raise write_failed(out / "values.npy", err) from None
+            raise
+        _write_meta(out, kind="series", columns=columns, rows=n_rows, source=str(path))
     return out
 
 
@@ -81,10 +119,10 @@ def convert_tfc(path: str | Path, out: str | Path) -> Path:
     x = channels_last(data["samples"]).numpy()
     y = torch.as_tensor(data["labels"]).long().numpy()
     check_labelled(x, y, str(path))
-    out.mkdir(parents=True, exist_ok=True)
-    np.save(out / "values.npy", x.astype(np.float32))
-    np.save(out / "labels.npy", y.astype(np.int64))
-    _write_meta(out, kind="samples", shape=list(x.shape), source=str(path))
+    with _output_folder(out):
+        _save_npy(out / "values.npy", x.astype(np.float32))
+        _save_npy(out / "labels.npy", y.astype(np.int64))
+        _write_meta(out, kind="samples", shape=list(x.shape), source=str(path))
     return out
 
 

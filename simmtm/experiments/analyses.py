@@ -14,7 +14,7 @@ Variants are overrides of the pre-training config (None = random init):
   average under one step: :func:`mask_span_for`);
 - ``views``: SimMTM with M masked views;
 - ``labels``: SimMTM and random init fine-tuned on a nested, stratified fraction of the labelled
-  training windows (:func:`simmtm.classification.label_fractions`; forecasting: that fraction
+  training windows (:func:`simmtm.experiments.classification.label_fractions`; forecasting: that fraction
   of the training windows, evenly spaced);
 - ``ablation``: ``full``; ``no-constraint`` (lambda = 0: the constraint loss contributes no
   gradient, the similarity still weighs the aggregation); ``no-aggregation`` (masked
@@ -75,7 +75,8 @@ def variants(analysis: str, value) -> dict[str, dict[str, Any] | None]:
 
 def _classification_unit(task_data, cfg, analysis, value, overrides, seed, *, pretrain_epochs, finetune_epochs, lr,
                          device, cache):
-    from simmtm.classification import finetune, label_fractions, pretrain
+    from simmtm.classification import finetune, pretrain
+    from simmtm.experiments.classification import label_fractions
 
     pre_x, pre_val, splits = task_data
     encoder = None
@@ -136,7 +137,7 @@ def analyse(task: str, analysis: str, cfg: SimMTMConfig, seeds: list[int], *, ro
                           "finetune_epochs": finetune_epochs, "lr": lr, "pretrain_windows": pretrain_windows,
                           **({} if classification else {"finetune_windows": finetune_windows})})
     if classification:
-        from simmtm.classification import benchmark_data
+        from simmtm.experiments.classification import benchmark_data
 
         pre_x, pre_val, splits, _ = benchmark_data(task, root)
         if pretrain_windows and pretrain_windows < len(pre_x):  # evenly spaced, as for forecasting

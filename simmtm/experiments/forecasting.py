@@ -22,10 +22,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from simmtm.config import SimMTMConfig, TransformerConfig
+from simmtm.config import SimMTMConfig, TransformerConfig, check_int, check_real
 from simmtm.data.forecasting import ForecastingData
 from simmtm.experiments.paper import paper_numbers
 from simmtm.experiments.records import RecordStore, dump_json, atomic_write_text, mean_std, run_folder
+from simmtm.folderlock import hold
+from simmtm.preflight import check_horizons
 
 INITS = ("SimMTM", "random init")
 TIMING = ("seconds",)  # record fields that differ between an unbroken and a resumed study
@@ -49,10 +51,12 @@ class StudyBudget:
 
     def __post_init__(self):
         for name in ("pretrain_epochs", "finetune_epochs", "batch_size", "patience"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.lr <= 0:
-            raise ValueError(f"lr must be > 0, got {self.lr}")
+            check_int(name, getattr(self, name))
+        for name in ("pretrain_windows", "finetune_windows"):
+            if getattr(self, name) is not None:
+                check_int(name, getattr(self, name))
+        check_real("lr", self.lr, low=0, low_open=True, high=None)
+        check_real("head_dropout", self.head_dropout, low=0, high=1)
 
 
 BUDGETS: dict[str, StudyBudget] = {
@@ -104,6 +108,17 @@ def weights_digest(path: Path) -> str:
     return h.hexdigest()
 
 
+def _readable_digest(checkpoint: Path, log) -> str | None:
+    """:func:`weights_digest` of ``checkpoint``, or None if it is missing or unreadable (said)."""
+    if not checkpoint.is_file():
+        return None
+    try:
+        return weights_digest(checkpoint)
+    except ValueError as err:
+        log(f"[study] {checkpoint} is unreadable ({' '.join(str(err).split())}); that pre-training is redone")
+        return None
+
+
 def _pretrained_encoder(store: RecordStore, cfg: SimMTMConfig, data: ForecastingData, seed: int,
                         budget: StudyBudget, checkpoint: Path, *, device: str, progress: bool, command: str, log):
     """The encoder of pre-training unit ``seed``: from its checkpoint if that unit finished (and
@@ -113,7 +128,7 @@ def _pretrained_encoder(store: RecordStore, cfg: SimMTMConfig, data: Forecasting
 
     key = {"unit": "pretrain", "seed": seed}
     record = store.get(key)
-    if record is None or not checkpoint.is_file() or weights_digest(checkpoint) != record["weights_sha256"]:
+    if record is None or _readable_digest(checkpoint, log) != record["weights_sha256"]:
         log(f"[study] pre-training seed {seed} on {data.name} ({budget.pretrain_epochs} epochs)")
         t0 = time.perf_counter()
         _, result = pretrain(cfg, data, device=device, epochs=budget.pretrain_epochs, seed=seed,
@@ -173,8 +188,7 @@ def study(pre_cfg: SimMTMConfig, pre_data: ForecastingData, target: ForecastingD
     unknown = [i for i in inits if i not in INITS]
     if unknown or not inits:
         raise ValueError(f"inits must be a non-empty subset of {INITS}, got {inits}")
-    if not horizons or min(horizons) < 1:
-        raise ValueError(f"horizons must be positive, got {horizons}")
+    check_horizons(target, horizons, pre_cfg.seq_len)  # every horizon, before any training
     if not seeds:
         raise ValueError("give at least one seed")
     out = Path(out)
@@ -183,6 +197,8 @@ def study(pre_cfg: SimMTMConfig, pre_data: ForecastingData, target: ForecastingD
                           "budget": asdict(budget), "evaluate_test": evaluate_test,
                           **({"pretrained_from": str(pretrained_from)} if pretrained_from else {})})
     ckpt_dir = Path(checkpoints) / out.stem
+    ckpt_lock = RecordStore(ckpt_dir)  # its checkpoints are this process's too (another --out may share the stem)
+    ckpt_lock.lock()
     pre_store, pre_ckpt_dir = store, ckpt_dir
     if pretrained_from is not None:
         pre_store, pre_ckpt_dir = _shared_pretraining(Path(pretrained_from), pre_cfg, pre_data, budget, checkpoints)
@@ -376,11 +392,26 @@ def sweep(base_cfg: SimMTMConfig, data: ForecastingData, variants: dict[str, dic
           log: Callable[..., None] = print) -> list[dict]:
     """Each named variant (overrides of :func:`apply_overrides`) pre-trained and fine-tuned on
     ``data`` at one horizon and seed; the test split is NOT evaluated. Writes ``out`` with the
-    variants ranked by validation MSE; returns one row per variant."""
-    out = Path(out)
+    variants ranked by validation MSE; returns one row per variant. Every variant and the
+    horizon are checked before the first one trains; the sweep's folder is held (locked) by
+    this process until it ends."""
+    resolved = {}
+    for name, overrides in variants.items():
+        try:
+            resolved[name] = apply_overrides(base_cfg, budget, overrides)
+        except (ValueError, TypeError) as err:
+            raise ValueError(f"variant {name!r}: {' '.join(str(err).split())}") from None
+        check_horizons(data, [horizon], resolved[name][0].seq_len)
+    with hold(run_folder(out)):
+        return _sweep(base_cfg, data, variants, resolved, horizon=horizon, seed=seed, out=Path(out), budget=budget,
+                      device=device, checkpoints=checkpoints, progress=progress, command=command, log=log)
+
+
+def _sweep(base_cfg, data, variants, resolved, *, horizon, seed, out, budget, device, checkpoints, progress, command,
+           log) -> list[dict]:
     rows = []
     for name, overrides in variants.items():
-        cfg, bud = apply_overrides(base_cfg, budget, overrides)
+        cfg, bud = resolved[name]
         sub = run_folder(out) / f"{name}.md"
         records = study(cfg, data, data, [horizon], [seed], out=sub, budget=bud, device=device,
                         checkpoints=Path(checkpoints) / out.stem, inits=("SimMTM",), evaluate_test=False,

@@ -3,22 +3,29 @@ one sitting finishes over several runs of the same command.
 
 A unit is named by its key, a flat dict of plain values (``{"unit": "finetune", "seed": 0,
 "horizon": 96, "init": "SimMTM"}``); its record is written atomically (temp file + rename)
-once the unit has finished, and a re-run skips every unit whose record exists. The folder's
-``settings.json`` holds what every unit depends on (data, config, budgets): a re-run with other
-settings is refused instead of mixing records made two ways. Tables are rebuilt from the
+once the unit has finished, and a re-run skips every unit whose record exists and reads back
+whole (a corrupt record is reported with its path, kept aside as ``<name>.corrupt`` and its
+unit redone). The folder's ``settings.json`` holds what every unit depends on (data, config,
+budgets): a re-run with other settings is refused instead of mixing records made two ways.
+A store that writes holds the folder's lock (:mod:`simmtm.folderlock`): a second process
+writing into the same folder is refused, naming the holder's pid. Tables are rebuilt from the
 records alone, so they never hold a number no record backs.
 """
 from __future__ import annotations
 
 import json
 import math
-import os
 import re
+import sys
+import weakref
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from simmtm import folderlock
+from simmtm.atomic import atomic_write_text  # noqa: F401  (part of this module's API)
 
 SETTINGS = "settings.json"
 
@@ -33,14 +40,6 @@ def _json_default(value: Any) -> Any:
 
 def dump_json(payload: Any) -> str:
     return json.dumps(payload, indent=1, default=_json_default, sort_keys=False) + "\n"
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temp file and a rename (a kill leaves the old file or none)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 def _plain(value: Any) -> Any:
@@ -69,9 +68,45 @@ class RecordStore:
     """One JSON record per finished unit in ``folder`` (see the module docstring); with
     ``folder=None`` the records live in memory only (a study that need not resume)."""
 
-    def __init__(self, folder: str | Path | None):
+    def __init__(self, folder: str | Path | None, *, log: Callable[[str], None] | None = None):
         self.folder = Path(folder) if folder is not None else None
         self._memory: dict[str, dict] = {}
+        self._locked: weakref.finalize | None = None
+        self.log = log or (lambda message: print(message, file=sys.stderr))
+
+    def lock(self) -> None:
+        """Hold the folder's lock until :meth:`close` (or until this store is garbage-collected,
+        or the process ends); raises :class:`simmtm.folderlock.FolderLockedError` if another
+        process holds it. Writing methods call this first."""
+        if self.folder is not None and self._locked is None:
+            folderlock.acquire(self.folder)
+            self._locked = weakref.finalize(self, folderlock.release, self.folder)
+
+    def close(self) -> None:
+        """Release the folder's lock (if this store took it)."""
+        if self._locked is not None:
+            self._locked()
+            self._locked = None
+
+    def _read(self, path: Path, key: dict[str, Any] | None) -> dict[str, Any] | None:
+        """The record in ``path``, or None (reported, file kept aside as ``.corrupt``) when it
+        does not read back whole or is not the record of ``key``."""
+        try:
+            record = json.loads(path.read_text(encoding="utf-8"))
+            if not isinstance(record, dict) or not isinstance(record.get("key"), dict):
+                raise ValueError("not a record (no 'key' entry)")
+            if key is not None and _plain(record["key"]) != _plain(key):
+                raise ValueError(f"it holds the record of {record['key']}")
+        except (ValueError, UnicodeDecodeError) as err:
+            aside = path.with_name(path.name + ".corrupt")
+            try:
+                path.replace(aside)
+                kept = f"kept as {aside.name}"
+            except OSError:
+                kept = "left in place"
+            self.log(f"[records] corrupt record {path} ({' '.join(str(err).split())}); {kept}, its unit is redone")
+            return None
+        return record
 
     def path(self, key: dict[str, Any]) -> Path:
         if self.folder is None:
@@ -85,16 +120,11 @@ class RecordStore:
         path = self.path(key)
         if not path.is_file():
             return None
-        try:
-            record = json.loads(path.read_text())
-        except json.JSONDecodeError as err:
-            raise ValueError(f"{path} is not a valid record ({err}); delete it to redo that unit") from err
-        if _plain(record.get("key")) != _plain(key):
-            raise ValueError(f"{path} holds the record of {record.get('key')}, not of {key}")
-        return record
+        return self._read(path, key)
 
     def done(self, key: dict[str, Any]) -> bool:
-        return self.get(key) is not None if self.folder is None else self.path(key).is_file()
+        """Whether the unit of ``key`` finished (its record exists and reads back whole)."""
+        return self.get(key) is not None
 
     def put(self, key: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
         """Write the record of a finished unit (atomically); returns it."""
@@ -102,6 +132,7 @@ class RecordStore:
         if self.folder is None:
             self._memory[key_name(key)] = record
         else:
+            self.lock()
             atomic_write_text(self.path(key), dump_json(record))
         return record
 
@@ -117,17 +148,19 @@ class RecordStore:
         elif not self.folder.is_dir():
             return []
         else:
-            found = [json.loads(p.read_text()) for p in sorted(self.folder.glob("*.json")) if p.name != SETTINGS]
+            found = [r for p in sorted(self.folder.glob("*.json")) if p.name != SETTINGS
+                     for r in [self._read(p, None)] if r is not None]
         return [r for r in found if all(r.get("key", {}).get(k) == v for k, v in match.items())]
 
     def check_settings(self, settings: dict[str, Any]) -> None:
         """Write ``settings.json`` on the first run; refuse a later run whose settings differ."""
         if self.folder is None:
             return
+        self.lock()
         path = self.folder / SETTINGS
         new = _plain(settings)
         if path.is_file():
-            old = json.loads(path.read_text())
+            old = self.settings()
             diff = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
             if diff:
                 raise ValueError(f"{self.folder} holds records made with other settings ({', '.join(diff)} differ); "
@@ -139,7 +172,16 @@ class RecordStore:
         if self.folder is None:
             return {}
         path = self.folder / SETTINGS
-        return json.loads(path.read_text()) if path.is_file() else {}
+        if not path.is_file():
+            return {}
+        try:
+            settings = json.loads(path.read_text(encoding="utf-8"))
+        except (ValueError, UnicodeDecodeError) as err:
+            raise ValueError(f"{path} is corrupt ({' '.join(str(err).split())}): restore it or delete the folder "
+                             "to start over") from None
+        if not isinstance(settings, dict):
+            raise ValueError(f"{path} is not a settings file (a JSON object)")
+        return settings
 
 
 def mean_std(values: Iterable[float], digits: int = 4) -> str:
