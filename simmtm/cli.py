@@ -634,11 +634,39 @@ def _anomaly_args(p):
     p.add_argument("--epochs", type=_positive, default=None, help="training epochs (default: the preset's)")
     p.add_argument("--pretrain-epochs", type=_positive, default=10, help="SimMTM pre-training epochs (simmtm-mae)")
     p.add_argument("--device", type=_device, default="auto")
-    p.add_argument("--out", default=None, help="default results/anomaly_synthetic_<C>ch.md")
+    p.add_argument("--out", default=None, help="default results/anomaly_synthetic_<C>ch.md; with --data: the scores CSV")
+    own = p.add_argument_group("score your own file (instead of the synthetic benchmark)")
+    own.add_argument("--data", default=None, help="CSV: a time column (timestamp/date) + numeric value column(s)")
+    split = own.add_mutually_exclusive_group()
+    split.add_argument("--train-until", default=None, help="train on rows up to this timestamp (inclusive)")
+    split.add_argument("--train-fraction", type=float, default=None, help="train on this leading fraction (default 0.5)")
+    own.add_argument("--labels", default=None, help="known anomalies in the training part: JSON [[start, end], ...] "
+                     "or CSV with a 0/1 is_anomaly column (switches to the self-distilled semi-supervised detector)")
+    own.add_argument("--plot", default=None, help="write a figure of the series, score, threshold and flags")
+    own.add_argument("--real", default=None, metavar="ROOT", help="instead: the real-data study over ROOT/NAB_dev and "
+                     "ROOT/UCR_Anomaly (every method x series x seed, resumable) -> results/anomaly_real.md")
+    own.add_argument("--scorer", default=None, choices=["reconstruction", "discrepancy", "teacher", "sum"],
+                     help="override the detector's scorer")
 
 
 def _anomaly(args):
     from simmtm.anomaly.experiment import run
+
+    if args.data is not None:
+        from simmtm.anomaly.score_file import score_file
+
+        if args.out is None:
+            raise ValueError("--data needs --out (the scores CSV)")
+        score_file(args.data, _writable(args.out), plot=_writable(args.plot) if args.plot else None,
+                   train_until=args.train_until, train_fraction=args.train_fraction, labels=args.labels,
+                   scorer=args.scorer, seed=args.seeds[0], device="cpu" if args.device == "auto" else args.device)
+        return
+    if args.real is not None:
+        from simmtm.experiments.anomaly_real import run as run_real
+
+        run_real(args.real, seeds=args.seeds, out=_writable(args.out or "results/anomaly_real.md"),
+                 command=_command_line(args))
+        return
     from simmtm.anomaly.training import get_anomaly_preset
 
     cfg = get_anomaly_preset(args.preset, **({"strategy": args.strategy} if args.strategy else {}))
@@ -743,7 +771,7 @@ COMMANDS = {  # name: (help, arguments, action)
     "predict": ("predicted labels and class probabilities of new series from a saved classifier", _predict_args,
                 _predict),
     "compare": ("every pre-training method on the same encoder, data, budget and seeds", _compare_args, _compare),
-    "anomaly": ("anomaly benchmark: self-distilled MAE vs reconstruction baselines (synthetic)", _anomaly_args, _anomaly),
+    "anomaly": ("anomaly detection: score your own CSV (--data) or run the synthetic benchmark", _anomaly_args, _anomaly),
     "convert": ("convert a CSV series or a TF-C .pt split to a memory-mapped corpus folder", _convert_args, _convert),
     "ablate": ("the paper's analyses: masking ratio, views, limited labels, ablations", _ablate_args, _ablate),
     "checkpoints": ("list the shipped pre-trained encoders", _checkpoints_args, _checkpoints),

@@ -149,3 +149,43 @@ def load_nab(root: str | Path, name: str) -> NABSeries:
             raise ValueError(f"label window {window} of {key} lies outside the series ({first} .. {last})")
         labels |= np.asarray((timestamps >= start) & (timestamps <= end))
     return NABSeries(key[:-4], timestamps, values.astype(np.float32), labels)
+
+
+def load_ucr_anomaly(test_csv: str | Path, train_csv: str | Path | None = None) -> tuple[NABSeries, int]:
+    """A UCR anomaly-archive series (``timestamp,value,is_anomaly``) and its training length.
+
+    ``test_csv`` holds the whole series; ``train_csv`` (default: the ``_TEST`` name with ``_TRAIN``)
+    its anomaly-free first part, whose length is returned (the archive's train/test border). The
+    train file must equal the series' first rows.
+    """
+    test_csv = Path(test_csv)
+    train_csv = Path(train_csv) if train_csv is not None else test_csv.with_name(test_csv.name.replace("_TEST", "_TRAIN"))
+    frames = []
+    for path in (test_csv, train_csv):
+        if not path.is_file():
+            raise FileNotFoundError(f"{path} not found")
+        frame = pd.read_csv(path)
+        missing = {"timestamp", "value", "is_anomaly"} - set(frame.columns)
+        if missing:
+            raise ValueError(f"{path} lacks column(s) {sorted(missing)}; UCR anomaly files have 'timestamp,value,is_anomaly'")
+        if not np.isfinite(frame["value"].to_numpy(np.float64)).all():
+            raise ValueError(f"{path} has missing or non-finite values")
+        frames.append(frame)
+    full, train = frames
+    n_train = len(train)
+    if n_train >= len(full) or not np.array_equal(full["value"].to_numpy()[:n_train], train["value"].to_numpy()):
+        raise ValueError(f"{train_csv} is not the first part of {test_csv}")
+    name = test_csv.stem.replace("_TEST", "")
+    return NABSeries(name, pd.Index(full["timestamp"].to_numpy()), full["value"].to_numpy(np.float32),
+                     full["is_anomaly"].to_numpy().astype(bool)), n_train
+
+
+def nab_names(root: str | Path, *, with_anomalies: bool = True) -> list[str]:
+    """Series names ``"<category>/<name>"`` in ``<root>/labels/combined_windows.json`` whose CSV is
+    present (only those with at least one anomaly window when ``with_anomalies``), sorted."""
+    label_file = Path(root) / "labels" / "combined_windows.json"
+    if not label_file.is_file():
+        raise FileNotFoundError(f"{label_file} not found")
+    windows = json.loads(label_file.read_text())
+    return sorted(k[:-4] for k, v in windows.items()
+                  if (v or not with_anomalies) and (Path(root) / "data" / k).is_file())

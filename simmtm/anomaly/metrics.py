@@ -99,3 +99,15 @@ def detection_report(val_labels, val_scores, test_labels, test_scores) -> dict[s
               "threshold": threshold, **precision_recall_f1(test_labels, test_scores >= threshold)}
     report["best_f1_oracle"] = best_f1_threshold(test_labels, test_scores)[1] if test_labels.any() else float("nan")
     return report
+
+
+def threshold_report(labels, scores, threshold: float) -> dict[str, float]:
+    """Point metrics of ``scores`` ``[T]`` against ``labels`` ``[T]`` at a threshold fixed beforehand
+    (from training data): ROC-AUC, PR-AUC, precision / recall / F1 of ``scores > threshold``
+    WITHOUT point adjustment, and the point-adjusted F1 (``pa_f1``, inflated, shown beside only)."""
+    labels, scores = _check(labels, scores)
+    flags = scores > threshold
+    report = {"roc_auc": roc_auc(labels, scores), "pr_auc": average_precision(labels, scores),
+              **precision_recall_f1(labels, flags), "flagged": float(flags.mean()), "base_rate": float(labels.mean())}
+    report["pa_f1"] = precision_recall_f1(labels, point_adjust(flags, labels))["f1"]
+    return report

@@ -91,3 +91,46 @@ def plot_detection(x: np.ndarray, point_labels: np.ndarray, curves: dict[str, np
     integer_ticks(axes[-1, 0])
     fig.tight_layout()
     return fig
+
+
+def _spans(mask: np.ndarray) -> list[tuple[int, int]]:
+    edges = np.diff(np.r_[0, np.asarray(mask, dtype=np.int8), 0])
+    return list(zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)))
+
+
+def plot_series_scores(scores, columns: list[str], threshold: float, *, n_train: int | None = None,
+                       labels: np.ndarray | None = None, title: str = "", value_unit: str = "value (units of the file)"):
+    """A scored series (the table :meth:`AnomalyDetector.score` returns): the value column(s) on top
+    with flagged steps shaded red (and labelled anomalies, if given, shaded grey), the score below
+    with the threshold; the training part is marked. Dates on the x axis when there is a timestamp.
+    Returns the figure."""
+    import matplotlib.pyplot as plt
+
+    t = scores["timestamp"].to_numpy() if "timestamp" in scores else np.arange(len(scores))
+    flags = scores["flag"].to_numpy(bool)
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(10, 4.6), sharex=True, height_ratios=(3, 2))
+
+    def shade(ax, mask, color, alpha, label):
+        for i, (start, end) in enumerate(_spans(mask)):
+            ax.axvspan(t[start], t[min(end, len(t) - 1)], color=color, alpha=alpha, lw=0, label=label if i == 0 else None)
+
+    for ax in (top, bottom):
+        if labels is not None:
+            shade(ax, labels, "0.5", 0.3, "labelled anomaly")
+        shade(ax, flags, "tab:red", 0.25, "flagged (score > threshold)")
+        if n_train is not None and 0 < n_train < len(t):
+            ax.axvline(t[n_train], color="black", ls="--", lw=1, label="end of training part")
+    for column in columns:
+        top.plot(t, scores[column].to_numpy(), lw=0.8, label=column)
+    top.set_ylabel(value_unit)
+    top.set_title(title or "series, anomaly score and flagged steps", fontsize=10)
+    top.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    bottom.plot(t, scores["score"].to_numpy(), color="tab:purple", lw=0.8, label="score")
+    bottom.axhline(threshold, color="tab:red", lw=1, ls=":", label="threshold (from training part)")
+    bottom.set_yscale("log" if (scores["score"] > 0).all() else "linear")
+    bottom.set_ylabel("anomaly score")
+    bottom.set_xlabel("time" if "timestamp" in scores else "time step")
+    bottom.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    fig.autofmt_xdate()
+    fig.tight_layout()
+    return fig

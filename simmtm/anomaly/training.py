@@ -82,6 +82,9 @@ ANOMALY_PRESETS: dict[str, AnomalyConfig] = {
     # CPU minutes for tests, CI and the notebook's QUICK mode.
     "quick": AnomalyConfig(d_model=16, n_heads=2, teacher_layers=2, d_ff=32, epochs=4, warmup_epochs=2,
                            patience=None, n_masks=4, val_masks=2),
+    # one real series of a few thousand steps on one CPU thread (simmtm.anomaly.detector): ~1000 windows, 8 epochs
+    "series": AnomalyConfig(d_model=16, n_heads=2, encoder_layers=2, teacher_layers=2, student_layers=1, d_ff=32,
+                            mask_ratio=0.25, epochs=8, warmup_epochs=2, patience=None),
 }
 
 
