@@ -26,6 +26,7 @@ from simmtm.engine import fit, make_loader, make_optimizer, train_one_epoch
 from simmtm.experiments.records import RecordStore, atomic_write_text, run_folder, summary_table
 from simmtm.metrics import classification_metrics
 from simmtm.pretraining import run_pretraining
+from simmtm.protocols import FinetuneProtocol, parameter_groups, training_view
 from simmtm.resume import ResumeState
 
 Split = tuple[np.ndarray, np.ndarray]  # (X [N, L, C], y [N])
@@ -94,7 +95,7 @@ def pretrain(cfg: SimMTMConfig, x_train: np.ndarray, x_val: np.ndarray | None = 
 def finetune(cfg: SimMTMConfig, splits: dict[str, Split], *, encoder: nn.Module | None = None,
              linear_probe: bool = False, lr: float = 1e-4, batch_size: int = 32, epochs: int = 100,
              patience: int | None = None, device: str = "auto", seed: int = 0, checkpoint: str | Path | None = None,
-             resume: bool = False, progress: bool = False, log=None) -> dict:
+             resume: bool = False, progress: bool = False, log=None, protocol: FinetuneProtocol | None = None) -> dict:
     """Fine-tune a classifier on ``splits["train"]``, select the epoch on ``splits["val"]``
     (accuracy, ties broken by loss), then evaluate ``splits["test"]`` once.
 
@@ -103,7 +104,12 @@ def finetune(cfg: SimMTMConfig, splits: dict[str, Split], *, encoder: nn.Module 
     the run keeps a resume state after every epoch; ``resume=True`` continues an interrupted run
     exactly (:mod:`simmtm.resume`). Under torchrun it
     runs data-parallel (metrics over the whole splits, logs and checkpoint from process 0).
+    ``protocol`` (:mod:`simmtm.protocols`; default full fine-tuning at one lr) can train the head
+    alone first and give the encoder a smaller lr; ``epochs`` counts the full phase.
     """
+    protocol = protocol or FinetuneProtocol()
+    if linear_probe and not protocol.is_default:
+        raise ValueError(f"linear_probe trains the head only; it does not combine with protocol {protocol.name!r}")
     (x_tr, y_tr), (x_va, y_va), (x_te, y_te) = splits["train"], splits["val"], splits["test"]
     n_classes = int(max(y_tr.max(), y_va.max(), y_te.max()) + 1)
     if len(np.unique(y_tr)) < 2:
@@ -111,6 +117,8 @@ def finetune(cfg: SimMTMConfig, splits: dict[str, Split], *, encoder: nn.Module 
     cfg = replace(cfg, seq_len=x_tr.shape[1], n_channels=x_tr.shape[2])
     dev = setup(device)  # joins torchrun's process group when launched by it
     W, r = world_size(), rank()
+    if W > 1 and protocol.head_epochs:
+        raise ValueError("probe-then-full fine-tuning is not supported under torchrun yet; run it in one process")
     log = log if r == 0 else None
     torch.manual_seed(seed)
     enc = copy.deepcopy(encoder) if encoder is not None else None
@@ -127,22 +135,24 @@ def finetune(cfg: SimMTMConfig, splits: dict[str, Split], *, encoder: nn.Module 
         data.update({k: shard(data[k]) for k in ("val", "test")})
     loaders = {name: make_loader(ds, batch_size if name == "train" else 256, shuffle=name == "train", device=dev,
                                  seed=seed, sampler=sampler if name == "train" else None) for name, ds in data.items()}
-    optimizer = make_optimizer(model, lr)
+    optimizer = make_optimizer(model, lr, groups=parameter_groups(model, lr, protocol))
     if resume and checkpoint is None:
         raise ValueError("resume=True needs the checkpoint path of the run to resume")
     resumable = None if checkpoint is None else ResumeState(
         checkpoint, {"model": model, "optimizer": optimizer}, {"shuffle": loaders["train"].generator},
-        {"config": cfg.to_dict()})
+        {"config": cfg.to_dict(), "protocol": protocol.to_dict()})
     start = resumable.restore(log or (lambda *_: None), "finetune") if resume else None
     t0 = time.perf_counter()
 
     def run_epoch(epoch: int) -> dict[str, float]:
         if sampler is not None:
             sampler.set_epoch(epoch)
-        return train_one_epoch(step_model, loaders["train"], F.cross_entropy, optimizer, dev, progress=False)
+        return train_one_epoch(training_view(step_model, protocol, epoch), loaders["train"], F.cross_entropy,
+                               optimizer, dev, progress=False)
 
-    result = fit(model, run_epoch, lambda: evaluate(model, loaders["val"], dev), epochs, monitor="select", mode="max",
-                 patience=patience, progress=progress and r == 0, start=start,
+    result = fit(model, run_epoch, lambda: evaluate(model, loaders["val"], dev), protocol.total_epochs(epochs),
+                 monitor="select", mode="max", patience=patience, progress=progress and r == 0, start=start,
+                 min_epochs=protocol.min_epochs(patience),
                  on_state=resumable.save if resumable is not None else None,
                  on_epoch_end=(lambda e, r_: log(f"[finetune] epoch {e}: train loss {r_['train_loss']:.4f} "
                                                  f"val acc {r_['val_accuracy']:.4f}")) if log else None)
@@ -150,7 +160,7 @@ def finetune(cfg: SimMTMConfig, splits: dict[str, Split], *, encoder: nn.Module 
     test.pop("select")
     if checkpoint is not None and r == 0:
         save_checkpoint(checkpoint, model, cfg, optimizer=optimizer, epoch=result["best_epoch"], metrics=test,
-                        kind="classifier", n_classes=n_classes)
+                        kind="classifier", n_classes=n_classes, protocol=protocol.to_dict())
     best_val = result["history"][result["best_epoch"]]
     return {"test": test, "val_accuracy": best_val["val_accuracy"], "best_epoch": result["best_epoch"],
             "history": result["history"], "seconds": time.perf_counter() - t0, "model": model}
@@ -250,7 +260,8 @@ def study(setting: str, root: str | Path, cfg: SimMTMConfig, seeds: list[int], *
           pretrain_epochs: int, finetune_epochs: int, lr: float = 1e-4, pretrain_once: bool = False,
           max_pretrain: int | None = None, device: str = "auto", command: str = "",
           encoder: nn.Module | None = None, encoder_name: str | None = None,
-          save_pretrained: str | Path | None = None, checkpoints: str | Path = "checkpoints/studies") -> list[dict]:
+          save_pretrained: str | Path | None = None, checkpoints: str | Path = "checkpoints/studies",
+          protocol: FinetuneProtocol | None = None) -> list[dict]:
     """Pre-trained vs random init (and linear probe) over seeds; writes a markdown table and JSON.
 
     Each seed is a unit recorded in the folder beside ``out`` (``results/x.md`` -> ``results/x/``):
@@ -258,10 +269,15 @@ def study(setting: str, root: str | Path, cfg: SimMTMConfig, seeds: list[int], *
     :func:`simmtm.pretrained.load_pretrained`, named ``encoder_name`` in the table) replaces
     pre-training for every seed; the first pre-training's checkpoint is written to
     ``save_pretrained`` (default ``<checkpoints>/<out name>/pretrain_seed<first>.pt``), from which
-    ``pretrain_once`` studies resume the later seeds."""
+    ``pretrain_once`` studies resume the later seeds. ``protocol`` (:mod:`simmtm.protocols`)
+    fine-tunes the "SimMTM fine-tune" and "random init" rows; the default (full fine-tuning at
+    one lr) leaves the settings, and so every earlier run folder, as they were."""
     from simmtm.checkpoint import load_pretrained_encoder
 
     pre_x, pre_val, splits, desc = benchmark_data(setting, root, max_pretrain=max_pretrain)
+    protocol = protocol or FinetuneProtocol()
+    if not protocol.is_default:
+        desc += f"; fine-tuning protocol: {protocol.describe()}"
     given = encoder is not None
     if given:
         desc += f"; no pre-training: every seed starts from the given encoder {encoder_name or ''}".rstrip()
@@ -269,7 +285,8 @@ def study(setting: str, root: str | Path, cfg: SimMTMConfig, seeds: list[int], *
     store = RecordStore(run_folder(out))
     store.check_settings({"setting": setting, "config": cfg.to_dict(), "pretrain_epochs": pretrain_epochs,
                           "finetune_epochs": finetune_epochs, "lr": lr, "pretrain_once": pretrain_once,
-                          "max_pretrain": max_pretrain, "encoder": encoder_name if given else None})
+                          "max_pretrain": max_pretrain, "encoder": encoder_name if given else None,
+                          **({} if protocol.is_default else {"protocol": protocol.to_dict()})})
     first = Path(save_pretrained or Path(checkpoints) / out.stem / f"pretrain_seed{seeds[0]}.pt")
 
     def unit(seed: int) -> dict:
@@ -284,7 +301,7 @@ def study(setting: str, root: str | Path, cfg: SimMTMConfig, seeds: list[int], *
         for init, e, probe in (("SimMTM fine-tune", enc, False), ("SimMTM linear probe", enc, True),
                                ("random init", None, False)):
             r = finetune(cfg, splits, encoder=e, linear_probe=probe, lr=lr, epochs=finetune_epochs, device=device,
-                         seed=seed)
+                         seed=seed, protocol=None if probe else protocol)
             rows.append({"seed": seed, "init": init, **r["test"], "val_accuracy": r["val_accuracy"],
                          "best_epoch": r["best_epoch"], "pretrain_seconds": pre_seconds})
             print(f"{setting} seed {seed} {init}: acc {r['test']['accuracy']:.4f} f1 {r['test']['f1']:.4f} "
