@@ -283,6 +283,8 @@ def _study_args(p):
     p.add_argument("--pretrained-from", default=None, metavar="TABLE",
                    help="fine-tune from the finished pre-training units of that study (same source, model and "
                         "pre-training budget) instead of pre-training again, e.g. to try another fine-tuning lr")
+    p.add_argument("--inits", nargs="+", default=["SimMTM", "random"], choices=["SimMTM", "random"],
+                   help="which initialisations to fine-tune (default both)")
     _protocol_arg(p)
 
 
@@ -297,7 +299,8 @@ def _study(args):
     out = _writable(args.out or f"results/forecasting_{source.name}{suffix}.md")
     study(cfg, source, target, args.pred_len, args.seeds, out=out, budget=_budget(args), device=args.device,
           checkpoints=args.checkpoints, pretrained_from=args.pretrained_from, progress=not args.no_progress,
-          command=_command_line(args), protocol=get_protocol(args.protocol))
+          command=_command_line(args), protocol=get_protocol(args.protocol),
+          inits=["random init" if i == "random" else i for i in args.inits])
 
 
 def _sweep_args(p):

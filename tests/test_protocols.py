@@ -315,3 +315,25 @@ def test_an_unfinished_selection_marks_what_is_still_to_run(setup, tmp_path, mon
                          **QUIET)
     text = (tmp_path / "sel.md").read_text()
     assert "| tiny |" in text and "to run" in text and "selected **full**" in text
+
+
+def test_cli_protocols_and_study_protocol(setup, tmp_path, capsys):
+    from simmtm.cli import main
+
+    common = ["--preset", "tiny", "--data", str(tmp_path / "src.csv"), "--seq-len", "32", "--epochs", "1",
+              "--pretrain-windows", "32", "--finetune-windows", "32", "--finetune-epochs", "1", "--device", "cpu",
+              "--no-progress", "--checkpoints", str(tmp_path / "ck")]
+    assert main(["protocols", *common, "--pred-len", "8", "--protocols", "full", "p2=probe-then-full,head_epochs=2",
+                 "--out", str(tmp_path / "sel.md")]) == 0
+    assert "selected on validation" in capsys.readouterr().out
+    saved = json.loads((tmp_path / "sel.json").read_text())
+    assert [r["protocol"] for r in saved["rows"]] == ["full", "full", "p2", "p2"] and saved["complete"]
+    assert all(r["epochs_run"]["0"] == 3 for r in saved["rows"] if r["protocol"] == "p2")  # 2 head + 1 full epoch
+    assert main(["study", *common, "--pred-len", "8", "--seeds", "0", "--inits", "random", "--protocol", "enc0.3",
+                 "--out", str(tmp_path / "st.md")]) == 0
+    records = RecordStore(run_folder(tmp_path / "st.md")).records(unit="finetune")
+    assert [r["key"]["init"] for r in records] == ["random init"]
+    assert main(["study", *common, "--protocol", "probe-then-full,head_epochs=0", "--out", str(tmp_path / "x.md")]) == 2
+    assert "head_epochs must be >= 1" in capsys.readouterr().err
+    assert main(["protocols", *common, "--protocols", "bogus", "--out", str(tmp_path / "y.md")]) == 2
+    assert "unknown protocol preset 'bogus'" in capsys.readouterr().err
