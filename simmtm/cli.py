@@ -339,10 +339,12 @@ def _protocols_args(p):
     p.add_argument("--pretrained-from", default=None, metavar="TABLE",
                    help="fine-tune every protocol from that study's finished pre-training units")
     p.add_argument("--out", default=None, help="default results/protocols_<data>[_to_<target>]_H<pred-len>.md")
+    p.add_argument("--report-only", action="store_true",
+                   help="rebuild the table from the finished records without running anything")
 
 
 def _protocols(args):
-    from simmtm.experiments.protocols import select_protocols
+    from simmtm.experiments.protocols import select_protocols, write_selection
     from simmtm.protocols import PROTOCOLS, SELECTION_GRID, get_protocol
 
     protocols = {}
@@ -357,10 +359,14 @@ def _protocols(args):
     suffix = "" if target.name == source.name else f"_to_{target.name}"
     out = _writable(args.out or f"results/protocols_{source.name}{suffix}_H{args.pred_len}.md")
     inits = ["random init" if i == "random" else i for i in args.inits]
-    summary = select_protocols(cfg, source, target, protocols, horizon=args.pred_len, seeds=args.seeds, out=out,
-                               budget=_budget(args), inits=inits, pretrained_from=args.pretrained_from,
-                               device=args.device, checkpoints=args.checkpoints, progress=not args.no_progress,
-                               command=_command_line(args))
+    if args.report_only:
+        summary = write_selection(out, protocols, horizon=args.pred_len, seeds=args.seeds, inits=inits,
+                                  command=_command_line(args))
+    else:
+        summary = select_protocols(cfg, source, target, protocols, horizon=args.pred_len, seeds=args.seeds, out=out,
+                                   budget=_budget(args), inits=inits, pretrained_from=args.pretrained_from,
+                                   device=args.device, checkpoints=args.checkpoints, progress=not args.no_progress,
+                                   command=_command_line(args))
     for init, name in summary["selected"].items():
         print(f"{init}: selected on validation: {name or 'none finished'}")
 

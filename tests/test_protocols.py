@@ -329,6 +329,12 @@ def test_cli_protocols_and_study_protocol(setup, tmp_path, capsys):
     saved = json.loads((tmp_path / "sel.json").read_text())
     assert [r["protocol"] for r in saved["rows"]] == ["full", "full", "p2", "p2"] and saved["complete"]
     assert all(r["epochs_run"]["0"] == 3 for r in saved["rows"] if r["protocol"] == "p2")  # 2 head + 1 full epoch
+    before = (tmp_path / "sel.md").read_text()
+    assert main(["protocols", *common, "--pred-len", "8", "--protocols", "full", "p2=probe-then-full,head_epochs=2",
+                 "later=enc0.1", "--out", str(tmp_path / "sel.md"), "--report-only"]) == 0  # runs nothing
+    after = (tmp_path / "sel.md").read_text()
+    assert "| later |" in after and "to run" in after and before.split("| full |")[1][:40] in after
+    assert not run_folder(protocol_table(tmp_path / "sel.md", "later")).exists()
     assert main(["study", *common, "--pred-len", "8", "--seeds", "0", "--inits", "random", "--protocol", "enc0.3",
                  "--out", str(tmp_path / "st.md")]) == 0
     records = RecordStore(run_folder(tmp_path / "st.md")).records(unit="finetune")

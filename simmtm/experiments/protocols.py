@@ -68,9 +68,10 @@ def summarise(out: str | Path, protocols: dict[str, FinetuneProtocol], *, seeds:
     (protocol, init) with per-seed values, mean, std, best epochs, wall time, missing seeds],
     "selected": {init: protocol name or None}, "complete": bool}``. An init's selection is the
     lowest mean validation MSE among the protocols with every seed finished for it."""
-    rows = []
+    rows, commands = [], []
     for name, protocol in protocols.items():
         store = RecordStore(run_folder(protocol_table(out, name)))
+        commands += [r["command"] for r in store.records(unit="finetune") if r.get("command")]
         for init in inits:
             found = {r["key"]["seed"]: r for r in store.records(unit="finetune", init=init)}
             done = [s for s in seeds if s in found]
@@ -86,7 +87,8 @@ def summarise(out: str | Path, protocols: dict[str, FinetuneProtocol], *, seeds:
     for init in inits:
         full = [r for r in rows if r["init"] == init and not r["missing_seeds"]]
         selected[init] = min(full, key=lambda r: r["mean"])["protocol"] if full else None
-    return {"rows": rows, "selected": selected, "complete": all(not r["missing_seeds"] for r in rows)}
+    return {"rows": rows, "selected": selected, "complete": all(not r["missing_seeds"] for r in rows),
+            "commands": list(dict.fromkeys(commands))}
 
 
 def write_selection(out: str | Path, protocols: dict[str, FinetuneProtocol], *, horizon: int, seeds: list[int],
@@ -96,7 +98,7 @@ def write_selection(out: str | Path, protocols: dict[str, FinetuneProtocol], *, 
     summary = summarise(out, protocols, seeds=seeds, inits=inits)
     settings = next((RecordStore(run_folder(protocol_table(out, n))).settings() for n in protocols
                      if RecordStore(run_folder(protocol_table(out, n))).settings()), {})
-    atomic_write_text(out.with_suffix(".json"), dump_json({"command": command, "horizon": horizon, "seeds": seeds,
+    atomic_write_text(out.with_suffix(".json"), dump_json({"horizon": horizon, "seeds": seeds,
                                                            "inits": inits, "settings": settings, **summary}))
     atomic_write_text(out, render_selection(summary, settings, horizon=horizon, seeds=seeds, inits=inits,
                                             command=command, protocols=protocols, out=out))
@@ -132,7 +134,8 @@ def render_selection(summary: dict, settings: dict, *, horizon: int, seeds: list
         lines += [pre, ""]
     lines += ["Random init gets the same grid as SimMTM (probing = a head warm-up on fixed random features; "
               "the ratio slows the random encoder). Head epochs come on top of the fine-tuning epochs.", "",
-              f"Command (each run skips the units an earlier one finished): `{command}`", ""]
+              "Commands that made the records (each run skips the units an earlier one finished):", "",
+              *[f"- `{c}`" for c in summary["commands"] or [command]], ""]
     by = {(r["protocol"], r["init"]): r for r in summary["rows"]}
     head = ["protocol", "what"] + [f"{i} val MSE" for i in inits]
     if len(inits) == 2:
