@@ -119,7 +119,7 @@ def _pretraining_line(out: Path, protocols: dict[str, FinetuneProtocol]) -> str:
 
 def render_selection(summary: dict, settings: dict, *, horizon: int, seeds: list[int], inits: list[str],
                      command: str, protocols: dict[str, FinetuneProtocol], out: Path) -> str:
-    """The selection table: validation MSE mean ± std over seeds per protocol and init, the
+    """The selection table: validation MSE mean ± std over seeds (the value, for one seed) per protocol and init, the
     paired SimMTM − random difference, best epochs, wall time; what is still to run; the
     selection per init."""
     source, target = settings.get("source", "?"), settings.get("target", "?")
@@ -143,10 +143,14 @@ def render_selection(summary: dict, settings: dict, *, horizon: int, seeds: list
     head += [f"{i} best epoch (per seed)" for i in inits] + ["wall time (min)"]
     lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
 
+    def spread(values):  # one seed: the value alone (a ± 0 would read as a measured spread)
+        values = list(values)
+        return f"{values[0]:.4f}" if len(values) == 1 else mean_std(values)
+
     def cell(r):
         if not r["val_mse"]:
             return "to run"
-        text = mean_std(r["val_mse"].values())
+        text = spread(r["val_mse"].values())
         return text + (f" ({len(r['val_mse'])} of {len(seeds)} seeds; to run: {r['missing_seeds']})"
                        if r["missing_seeds"] else "")
 
@@ -155,7 +159,8 @@ def render_selection(summary: dict, settings: dict, *, horizon: int, seeds: list
         cells = [name, protocol.describe()] + [cell(r) for r in rows]
         if len(inits) == 2:
             a, b = rows[0]["val_mse"], rows[1]["val_mse"]
-            cells.append(mean_std(a[s] - b[s] for s in sorted(set(a) & set(b))))
+            paired = [a[s] - b[s] for s in sorted(set(a) & set(b))]
+            cells.append(spread(paired) if paired else "-")
         cells += [", ".join(str(e) for e in r["best_epoch"].values()) or "-" for r in rows]
         cells.append(f"{sum(r['seconds'] for r in rows) / 60:.1f}")
         lines.append("| " + " | ".join(cells) + " |")
