@@ -27,6 +27,7 @@ from simmtm.distributed import (data_parallel, gather_objects, is_distributed, r
 from simmtm.engine import fit, make_loader, make_optimizer, train_one_epoch
 from simmtm.metrics import classification_metrics
 from simmtm.pretraining import run_pretraining
+from simmtm.protocols import FinetuneProtocol, parameter_groups, training_view
 from simmtm.resume import ResumeState
 
 Split = tuple[np.ndarray, np.ndarray]  # (X [N, L, C], y [N])
@@ -133,7 +134,8 @@ def stratified_split(y: np.ndarray, fraction: float, seed: int) -> tuple[np.ndar
 def finetune(cfg: SimMTMConfig, splits: dict[str, Split], *, encoder: nn.Module | None = None,
              linear_probe: bool = False, lr: float = 1e-4, batch_size: int = 32, epochs: int = 100,
              patience: int | None = None, device: str = "auto", seed: int = 0, checkpoint: str | Path | None = None,
-             resume: bool = False, progress: bool = False, log=None, n_classes: int | None = None) -> dict:
+             resume: bool = False, progress: bool = False, log=None, n_classes: int | None = None,
+             protocol: FinetuneProtocol | None = None) -> dict:
     """Fine-tune a classifier on ``splits["train"]``, select the epoch on ``splits["val"]``
     (accuracy, ties broken by loss), then evaluate ``splits["test"]`` once (if given; else
     ``result["test"]`` is None).
@@ -148,7 +150,12 @@ def finetune(cfg: SimMTMConfig, splits: dict[str, Split], *, encoder: nn.Module 
     the run keeps a resume state after every epoch; ``resume=True`` continues an interrupted run
     exactly (:mod:`simmtm.resume`). Under torchrun it
     runs data-parallel (metrics over the whole splits, logs and checkpoint from process 0).
+    ``protocol`` (:mod:`simmtm.protocols`; default full fine-tuning at one lr) can train the head
+    alone first and give the encoder a smaller lr; ``epochs`` counts the full phase.
     """
+    protocol = protocol or FinetuneProtocol()
+    if linear_probe and not protocol.is_default:
+        raise ValueError(f"linear_probe trains the head only; it does not combine with protocol {protocol.name!r}")
     names = [k for k in ("train", "val", "test") if splits.get(k) is not None]
     (x_tr, y_tr), (x_va, y_va) = splits["train"], splits["val"]
     n_classes = check_classes({k: splits[k][1] for k in names}, n_classes)
@@ -158,6 +165,8 @@ def finetune(cfg: SimMTMConfig, splits: dict[str, Split], *, encoder: nn.Module 
     cfg = replace(cfg, seq_len=x_tr.shape[1], n_channels=x_tr.shape[2])
     dev = setup(device)  # joins torchrun's process group when launched by it
     W, r = world_size(), rank()
+    if W > 1 and protocol.head_epochs:
+        raise ValueError("probe-then-full fine-tuning is not supported under torchrun yet; run it in one process")
     log = log if r == 0 else None
     torch.manual_seed(seed)
     enc = copy.deepcopy(encoder) if encoder is not None else None
@@ -174,15 +183,16 @@ def finetune(cfg: SimMTMConfig, splits: dict[str, Split], *, encoder: nn.Module 
         data.update({k: shard(data[k]) for k in names if k != "train"})
     loaders = {name: make_loader(ds, batch_size if name == "train" else 256, shuffle=name == "train", device=dev,
                                  seed=seed, sampler=sampler if name == "train" else None) for name, ds in data.items()}
-    optimizer = make_optimizer(model, lr)
+    optimizer = make_optimizer(model, lr, groups=parameter_groups(model, lr, protocol))
     if resume and checkpoint is None:
         raise ValueError("resume=True needs the checkpoint path of the run to resume")
     resumable = None if checkpoint is None else ResumeState(
         checkpoint, {"model": model, "optimizer": optimizer}, {"shuffle": loaders["train"].generator},
-        {"config": cfg.to_dict()},
+        {"config": cfg.to_dict(), "protocol": protocol.to_dict()},
         settings={"config": cfg.to_dict(), "n_classes": n_classes, "init": "pretrained" if encoder is not None else "random",
                   "linear_probe": linear_probe, "lr": lr, "batch_size": batch_size, "epochs": epochs,
-                  "patience": patience, "seed": seed, "train_samples": len(x_tr), "val_samples": len(x_va)})
+                  "patience": patience, "seed": seed, "train_samples": len(x_tr), "val_samples": len(x_va),
+                  **({} if protocol.is_default else {"protocol": protocol.to_dict()})})
     start = resumable.restore(log or (lambda *_: None), "finetune") if resume else None
     t0 = time.perf_counter()
 
@@ -193,11 +203,12 @@ def finetune(cfg: SimMTMConfig, splits: dict[str, Split], *, encoder: nn.Module 
             sampler.set_epoch(epoch)
         eta_log = None if estimated or log is None or r != 0 else log
         estimated.append(epoch)
-        return train_one_epoch(step_model, loaders["train"], F.cross_entropy, optimizer, dev, progress=False,
-                               desc="finetune", log=eta_log)
+        return train_one_epoch(training_view(step_model, protocol, epoch), loaders["train"], F.cross_entropy,
+                               optimizer, dev, progress=False, desc="finetune", log=eta_log)
 
-    result = fit(model, run_epoch, lambda: evaluate(model, loaders["val"], dev), epochs, monitor="select", mode="max",
-                 patience=patience, progress=progress and r == 0, start=start,
+    result = fit(model, run_epoch, lambda: evaluate(model, loaders["val"], dev), protocol.total_epochs(epochs),
+                 monitor="select", mode="max", patience=patience, progress=progress and r == 0, start=start,
+                 min_epochs=protocol.min_epochs(patience),
                  on_state=resumable.save if resumable is not None else None,
                  on_epoch_end=(lambda e, r_: log(f"[finetune] epoch {e}: train loss {r_['train_loss']:.4f} "
                                                  f"val acc {r_['val_accuracy']:.4f}")) if log else None)
@@ -206,7 +217,7 @@ def finetune(cfg: SimMTMConfig, splits: dict[str, Split], *, encoder: nn.Module 
         test.pop("select")
     if checkpoint is not None and r == 0:
         save_checkpoint(checkpoint, model, cfg, optimizer=optimizer, epoch=result["best_epoch"], metrics=test,
-                        kind="classifier", n_classes=n_classes)
+                        kind="classifier", n_classes=n_classes, protocol=protocol.to_dict())
     if resumable is not None:
         resumable.finish()
     best_val = result["history"][result["best_epoch"]]

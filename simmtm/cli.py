@@ -1,5 +1,5 @@
 """Command line: ``python -m simmtm <command>`` (demo, presets, download, pretrain, finetune, forecast, study,
-sweep, classify, predict, compare, anomaly, convert, ablate, checkpoints, ship)."""
+sweep, protocols, classify, predict, compare, anomaly, convert, ablate, checkpoints, ship)."""
 from __future__ import annotations
 
 import argparse
@@ -197,6 +197,12 @@ def _parse_variant(text: str) -> tuple[str, dict]:
     return name, overrides
 
 
+def _protocol_arg(p):
+    p.add_argument("--protocol", default="full", metavar="NAME|SPEC",
+                   help="fine-tuning protocol: a preset (full, probe1, probe3, enc0.1, enc0.3, ...) or "
+                        "KIND[,head_epochs=N][,encoder_lr_ratio=R], KIND full or probe-then-full (default full)")
+
+
 def _command_line(args) -> str:
     return "python -m simmtm " + shlex.join(args.argv)
 
@@ -298,6 +304,7 @@ def _finetune_args(p):
     p.add_argument("--head-dropout", type=_dropout, default=None, help="default: the preset's budget")
     p.add_argument("--resume", action="store_true", help="continue interrupted fine-tuning runs writing the same --out")
     p.add_argument("--out", default=None, help="folder for fine-tuned checkpoints (default checkpoints/)")
+    _protocol_arg(p)
 
 
 def _finetune(args):
@@ -306,7 +313,9 @@ def _finetune(args):
     from simmtm.forecasting import finetune
     from simmtm.preflight import check_horizons
     from simmtm.pretrained import load_pretrained
+    from simmtm.protocols import get_protocol
 
+    protocol = get_protocol(args.protocol)
     out = _writable(args.out or "checkpoints", folder=True)
     encoder, cfg = load_pretrained(args.source) if args.source else (None, _config(args))
     if args.source and args.seq_len is not None:
@@ -327,7 +336,8 @@ def _finetune(args):
         result = finetune(cfg, data, horizon, encoder=encoder, device=args.device, lr=budget.lr,
                           batch_size=budget.batch_size, epochs=budget.finetune_epochs, patience=budget.patience,
                           head_dropout=budget.head_dropout, amp_dtype=AMP[args.amp], max_windows=budget.finetune_windows,
-                          seed=args.seed, checkpoint=path, resume=args.resume, progress=not args.no_progress)
+                          seed=args.seed, checkpoint=path, resume=args.resume, progress=not args.no_progress,
+                          protocol=protocol)
         if rank() == 0:
             print(f"{data.name} H={horizon} ({tag}): test MSE {result['test']['mse']:.4f} MAE {result['test']['mae']:.4f} "
                   f"on the standardized scale (best epoch {result['best_epoch']}, {result['seconds']:.0f}s); "
@@ -435,10 +445,14 @@ def _study_args(p):
     p.add_argument("--pretrained-from", default=None, metavar="TABLE",
                    help="fine-tune from the finished pre-training units of that study (same source, model and "
                         "pre-training budget) instead of pre-training again, e.g. to try another fine-tuning lr")
+    p.add_argument("--inits", nargs="+", default=["SimMTM", "random"], choices=["SimMTM", "random"],
+                   help="which initialisations to fine-tune (default both)")
+    _protocol_arg(p)
 
 
 def _study(args):
     from simmtm.experiments.forecasting import study
+    from simmtm.protocols import get_protocol
 
     cfg = _config(args)
     source = _data(_data_name(args), args.root, cfg.seq_len, args.features, args.repair_dates, args.date_column)
@@ -449,7 +463,8 @@ def _study(args):
     _writable(args.checkpoints, folder=True)
     study(cfg, source, target, args.pred_len, args.seeds, out=out, budget=_budget(args), device=args.device,
           checkpoints=args.checkpoints, pretrained_from=args.pretrained_from, progress=not args.no_progress,
-          command=_command_line(args))
+          command=_command_line(args), protocol=get_protocol(args.protocol),
+          inits=["random init" if i == "random" else i for i in args.inits])
 
 
 def _sweep_args(p):
@@ -472,6 +487,54 @@ def _sweep(args):
                  out=_writable(args.out or f"results/forecasting_sweep_{data.name}.md"), device=args.device,
                  checkpoints=args.checkpoints, progress=not args.no_progress, command=_command_line(args))
     print(f"best on validation: {rows[0]['variant']} (val MSE {rows[0]['val_mse']:.4f})")
+
+
+def _protocols_args(p):
+    from simmtm.protocols import PROTOCOLS, SELECTION_GRID
+
+    _common(p)
+    _budget_args(p)
+    p.add_argument("--protocols", nargs="+", default=None, metavar="NAME[=SPEC]",
+                   help=f"protocols to select from: presets ({', '.join(PROTOCOLS)}) or "
+                        f"NAME=KIND[,head_epochs=N][,encoder_lr_ratio=R]; default {' '.join(SELECTION_GRID)}")
+    p.add_argument("--target", default=None, help="fine-tuning dataset (default: --data, i.e. in-domain)")
+    p.add_argument("--pred-len", type=_positive, default=96)
+    p.add_argument("--seeds", type=int, nargs="+", default=[0])
+    p.add_argument("--inits", nargs="+", default=["SimMTM", "random"], choices=["SimMTM", "random"])
+    p.add_argument("--pretrained-from", default=None, metavar="TABLE",
+                   help="fine-tune every protocol from that study's finished pre-training units")
+    p.add_argument("--out", default=None, help="default results/protocols_<data>[_to_<target>]_H<pred-len>.md")
+    p.add_argument("--report-only", action="store_true",
+                   help="rebuild the table from the finished records without running anything")
+
+
+def _protocols(args):
+    from simmtm.experiments.protocols import select_protocols, write_selection
+    from simmtm.protocols import PROTOCOLS, SELECTION_GRID, get_protocol
+
+    protocols = {}
+    for item in args.protocols or SELECTION_GRID:
+        name, eq, spec = item.partition("=")
+        if not eq and name not in PROTOCOLS:
+            raise ValueError(f"unknown protocol preset {name!r}; presets: {', '.join(PROTOCOLS)} (or NAME=SPEC)")
+        protocols[name] = get_protocol(spec if eq else name)
+    cfg = _config(args)
+    source = _data(_data_name(args), args.root, cfg.seq_len, args.features, args.repair_dates, args.date_column)
+    target = (_data(args.target, args.root, cfg.seq_len, args.features, args.repair_dates, args.date_column)
+              if args.target else source)
+    suffix = "" if target.name == source.name else f"_to_{target.name}"
+    out = _writable(args.out or f"results/protocols_{source.name}{suffix}_H{args.pred_len}.md")
+    inits = ["random init" if i == "random" else i for i in args.inits]
+    if args.report_only:
+        summary = write_selection(out, protocols, horizon=args.pred_len, seeds=args.seeds, inits=inits,
+                                  command=_command_line(args))
+    else:
+        summary = select_protocols(cfg, source, target, protocols, horizon=args.pred_len, seeds=args.seeds, out=out,
+                                   budget=_budget(args), inits=inits, pretrained_from=args.pretrained_from,
+                                   device=args.device, checkpoints=args.checkpoints, progress=not args.no_progress,
+                                   command=_command_line(args))
+    for init, name in summary["selected"].items():
+        print(f"{init}: selected on validation: {name or 'none finished'}")
 
 
 def _compare_args(p):
@@ -535,6 +598,7 @@ def _classify_args(p):
     p.add_argument("--from", dest="source", default=None,
                    help="start from this shipped encoder (name or path) instead of pre-training")
     p.add_argument("--save-pretrained", default=None, help="write the (first) pre-training checkpoint here")
+    _protocol_arg(p)
     p.add_argument("--device", type=_device, default="auto")
     p.add_argument("--out", default=None, help="--train: the classifier file (default checkpoints/<train name>_"
                                                "classifier.pt); --setting: the table")
@@ -556,7 +620,9 @@ def _classify(args):
     from simmtm.config import get_preset
     from simmtm.experiments.classification import study
     from simmtm.pretrained import load_pretrained
+    from simmtm.protocols import get_protocol
 
+    protocol = get_protocol(args.protocol)
     cfg = get_preset("Epilepsy-ResNet" if args.encoder == "resnet" else "Epilepsy")
     encoder = None
     if args.source:
@@ -568,7 +634,7 @@ def _classify(args):
           out=_writable(args.out or f"results/classification_{args.setting}_{args.encoder}.md"),
           pretrain_epochs=args.pretrain_epochs or 10, finetune_epochs=args.finetune_epochs or 100, lr=args.lr or 1e-4,
           pretrain_once=args.pretrain_once, max_pretrain=args.max_pretrain, device=args.device,
-          command=_command_line(args))
+          command=_command_line(args), protocol=protocol)
 
 
 def _classify_files(args):
@@ -766,6 +832,8 @@ COMMANDS = {  # name: (help, arguments, action)
     "forecast": ("forecast your CSV past its end (or backtest --at DATE) in original units", _forecast_args, _forecast),
     "study": ("pre-trained vs random init over seeds and horizons; resumable; writes a table", _study_args, _study),
     "sweep": ("variants of a forecasting recipe on one horizon, ranked by validation MSE", _sweep_args, _sweep),
+    "protocols": ("fine-tuning protocols (probe-then-full, encoder lr ratio) selected on validation MSE",
+                  _protocols_args, _protocols),
     "classify": ("classify your own files (--train [--test]) or run a benchmark study (--setting)", _classify_args,
                  _classify),
     "predict": ("predicted labels and class probabilities of new series from a saved classifier", _predict_args,

@@ -26,6 +26,7 @@ from simmtm.forecaster import ForecastSpec
 from simmtm.engine import (evaluate_forecaster, fit, grad_scaler, make_loader, make_optimizer,
                            train_one_epoch)
 from simmtm.pretraining import run_pretraining
+from simmtm.protocols import FinetuneProtocol, parameter_groups, training_view
 from simmtm.resume import ResumeState
 
 
@@ -57,7 +58,7 @@ def finetune(cfg: SimMTMConfig, data: ForecastingData, horizon: int, *, encoder:
              device: str = "auto", lr: float = 1e-4, batch_size: int = 32, epochs: int = 10, patience: int = 3,
              head_dropout: float = 0.0, amp_dtype: torch.dtype | None = None, max_windows: int | None = None,
              seed: int = 0, checkpoint: str | Path | None = None, resume: bool = False, evaluate_test: bool = True,
-             progress: bool = True, log=print) -> dict:
+             progress: bool = True, log=print, protocol: FinetuneProtocol | None = None) -> dict:
     """Fine-tune a forecaster (from ``encoder`` if given, deep-copied so that the caller's model is
     untouched and can serve the next fine-tune; else random init) on ``data`` for ``horizon``
     steps: full fine-tuning, MSE loss, early stopping on validation MSE, then the test split once
@@ -68,11 +69,16 @@ def finetune(cfg: SimMTMConfig, data: ForecastingData, horizon: int, *, encoder:
     resume state after every epoch (:mod:`simmtm.resume`); ``resume=True`` continues an
     interrupted run exactly. The checkpoint carries what forecasting a user's file needs (scaler,
     columns, dates: :class:`simmtm.forecaster.ForecastSpec`). Under torchrun it runs data-parallel (every process a
-    shard of each split, sums reduced, logs and the checkpoint from process 0)."""
+    shard of each split, sums reduced, logs and the checkpoint from process 0). ``protocol``
+    (:mod:`simmtm.protocols`; default full fine-tuning at one lr) can train the head alone
+    first and give the encoder a smaller lr; ``epochs`` counts the full phase."""
+    protocol = protocol or FinetuneProtocol()
     if resume and checkpoint is None:
         raise ValueError("resume=True needs the checkpoint path of the run to resume")
     dev = setup(device)  # joins torchrun's process group when launched by it
     W, r = world_size(), rank()
+    if W > 1 and protocol.head_epochs:
+        raise ValueError("probe-then-full fine-tuning is not supported under torchrun yet; run it in one process")
     log = log if r == 0 else (lambda *_: None)
     progress = progress and r == 0
     torch.manual_seed(seed)
@@ -92,15 +98,16 @@ def finetune(cfg: SimMTMConfig, data: ForecastingData, horizon: int, *, encoder:
         "val": make_loader(splits["val"], 4 * batch_size, shuffle=False, device=dev),
         "test": make_loader(splits["test"], 4 * batch_size, shuffle=False, device=dev),
     }
-    optimizer = make_optimizer(model, lr)
+    optimizer = make_optimizer(model, lr, groups=parameter_groups(model, lr, protocol))
     scaler = grad_scaler(dev, amp_dtype)
-    tag = f"finetune {data.name} H={horizon}"
+    tag = f"finetune {data.name} H={horizon}" + ("" if protocol.is_default else f" {protocol.name}")
     settings = {"config": cfg.to_dict(), "horizon": horizon, "dataset": data.name, "init": "pretrained" if encoder else "random",
                 "lr": lr, "batch_size": batch_size, "epochs": epochs, "patience": patience, "head_dropout": head_dropout,
-                "seed": seed, "amp": str(amp_dtype), "train_windows": len(splits["train"]), "val_windows": len(splits["val"])}
+                "seed": seed, "amp": str(amp_dtype), "train_windows": len(splits["train"]), "val_windows": len(splits["val"]),
+                **({} if protocol.is_default else {"protocol": protocol.to_dict()})}
     resumable = None if checkpoint is None else ResumeState(
         checkpoint, {"model": model, "optimizer": optimizer, "scaler": scaler}, {"shuffle": loaders["train"].generator},
-        {"config": cfg.to_dict(), "horizon": horizon}, settings=settings)
+        {"config": cfg.to_dict(), "horizon": horizon, "protocol": protocol.to_dict()}, settings=settings)
     start = resumable.restore(log, tag) if resume else None
     t0 = time.perf_counter()
 
@@ -111,11 +118,12 @@ def finetune(cfg: SimMTMConfig, data: ForecastingData, horizon: int, *, encoder:
             sampler.set_epoch(epoch)
         eta_log = None if estimated else log
         estimated.append(epoch)
-        return train_one_epoch(step_model, loaders["train"], F.mse_loss, optimizer, dev, amp_dtype=amp_dtype,
-                               scaler=scaler, progress=progress, desc=tag, log=eta_log)
+        return train_one_epoch(training_view(step_model, protocol, epoch), loaders["train"], F.mse_loss, optimizer,
+                               dev, amp_dtype=amp_dtype, scaler=scaler, progress=progress, desc=tag, log=eta_log)
 
-    result = fit(model, run_epoch, lambda: evaluate_forecaster(model, loaders["val"], dev, amp_dtype=amp_dtype), epochs,
-                 monitor="mse", patience=patience, progress=progress, start=start,
+    result = fit(model, run_epoch, lambda: evaluate_forecaster(model, loaders["val"], dev, amp_dtype=amp_dtype),
+                 protocol.total_epochs(epochs), monitor="mse", patience=patience, progress=progress, start=start,
+                 min_epochs=protocol.min_epochs(patience),
                  on_state=resumable.save if resumable is not None else None,
                  on_epoch_end=lambda e, r_: log(f"[{tag}] epoch {e}: train "
                                                 f"{r_['train_loss']:.4f} val mse {r_['val_mse']:.4f} "
@@ -123,7 +131,7 @@ def finetune(cfg: SimMTMConfig, data: ForecastingData, horizon: int, *, encoder:
     test = evaluate_forecaster(model, loaders["test"], dev, amp_dtype=amp_dtype) if evaluate_test else None  # once
     if checkpoint is not None and r == 0:
         save_checkpoint(checkpoint, model, cfg, optimizer=optimizer, epoch=result["best_epoch"], metrics=test or {},
-                        kind="forecaster", horizon=horizon, dataset=data.name,
+                        kind="forecaster", horizon=horizon, dataset=data.name, protocol=protocol.to_dict(),
                         inference=ForecastSpec.from_data(data, cfg.seq_len, horizon).to_dict())
     if resumable is not None:
         resumable.finish()

@@ -15,6 +15,7 @@ import torch.nn as nn
 from simmtm.classification import Split, finetune, pretrain, stratified_split
 from simmtm.config import SimMTMConfig
 from simmtm.experiments.records import RecordStore, atomic_write_text, run_folder, summary_table
+from simmtm.protocols import FinetuneProtocol
 
 SETTINGS = ("epilepsy", "sleepeeg-epilepsy", "sleepeeg-gesture")
 
@@ -102,7 +103,8 @@ def study(setting: str, root: str | Path, cfg: SimMTMConfig, seeds: list[int], *
           pretrain_epochs: int, finetune_epochs: int, lr: float = 1e-4, pretrain_once: bool = False,
           max_pretrain: int | None = None, device: str = "auto", command: str = "",
           encoder: nn.Module | None = None, encoder_name: str | None = None,
-          save_pretrained: str | Path | None = None, checkpoints: str | Path = "checkpoints/studies") -> list[dict]:
+          save_pretrained: str | Path | None = None, checkpoints: str | Path = "checkpoints/studies",
+          protocol: FinetuneProtocol | None = None) -> list[dict]:
     """Pre-trained vs random init (and linear probe) over seeds; writes a markdown table and JSON.
 
     Each seed is a unit recorded in the folder beside ``out`` (``results/x.md`` -> ``results/x/``):
@@ -110,10 +112,15 @@ def study(setting: str, root: str | Path, cfg: SimMTMConfig, seeds: list[int], *
     :func:`simmtm.pretrained.load_pretrained`, named ``encoder_name`` in the table) replaces
     pre-training for every seed; the first pre-training's checkpoint is written to
     ``save_pretrained`` (default ``<checkpoints>/<out name>/pretrain_seed<first>.pt``), from which
-    ``pretrain_once`` studies resume the later seeds."""
+    ``pretrain_once`` studies resume the later seeds. ``protocol`` (:mod:`simmtm.protocols`)
+    fine-tunes the "SimMTM fine-tune" and "random init" rows; the default (full fine-tuning at
+    one lr) leaves the settings, and so every earlier run folder, as they were."""
     from simmtm.checkpoint import load_pretrained_encoder
 
     pre_x, pre_val, splits, desc = benchmark_data(setting, root, max_pretrain=max_pretrain)
+    protocol = protocol or FinetuneProtocol()
+    if not protocol.is_default:
+        desc += f"; fine-tuning protocol: {protocol.describe()}"
     given = encoder is not None
     if given:
         desc += f"; no pre-training: every seed starts from the given encoder {encoder_name or ''}".rstrip()
@@ -121,7 +128,8 @@ def study(setting: str, root: str | Path, cfg: SimMTMConfig, seeds: list[int], *
     store = RecordStore(run_folder(out))
     store.check_settings({"setting": setting, "config": cfg.to_dict(), "pretrain_epochs": pretrain_epochs,
                           "finetune_epochs": finetune_epochs, "lr": lr, "pretrain_once": pretrain_once,
-                          "max_pretrain": max_pretrain, "encoder": encoder_name if given else None})
+                          "max_pretrain": max_pretrain, "encoder": encoder_name if given else None,
+                          **({} if protocol.is_default else {"protocol": protocol.to_dict()})})
     first = Path(save_pretrained or Path(checkpoints) / out.stem / f"pretrain_seed{seeds[0]}.pt")
 
     def unit(seed: int) -> dict:
@@ -136,7 +144,7 @@ def study(setting: str, root: str | Path, cfg: SimMTMConfig, seeds: list[int], *
         for init, e, probe in (("SimMTM fine-tune", enc, False), ("SimMTM linear probe", enc, True),
                                ("random init", None, False)):
             r = finetune(cfg, splits, encoder=e, linear_probe=probe, lr=lr, epochs=finetune_epochs, device=device,
-                         seed=seed)
+                         seed=seed, protocol=None if probe else protocol)
             rows.append({"seed": seed, "init": init, **r["test"], "val_accuracy": r["val_accuracy"],
                          "best_epoch": r["best_epoch"], "pretrain_seconds": pre_seconds})
             print(f"{setting} seed {seed} {init}: acc {r['test']['accuracy']:.4f} f1 {r['test']['f1']:.4f} "

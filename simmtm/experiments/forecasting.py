@@ -28,6 +28,7 @@ from simmtm.experiments.paper import paper_numbers
 from simmtm.experiments.records import RecordStore, dump_json, atomic_write_text, mean_std, run_folder
 from simmtm.folderlock import hold
 from simmtm.preflight import check_horizons
+from simmtm.protocols import FinetuneProtocol
 
 INITS = ("SimMTM", "random init")
 TIMING = ("seconds",)  # record fields that differ between an unbroken and a resumed study
@@ -170,13 +171,18 @@ def study(pre_cfg: SimMTMConfig, pre_data: ForecastingData, target: ForecastingD
           seeds: Iterable[int], *, out: str | Path, budget: StudyBudget, device: str = "auto",
           checkpoints: str | Path = "checkpoints/studies", inits: Iterable[str] = INITS, evaluate_test: bool = True,
           pretrained_from: str | Path | None = None, progress: bool = False, command: str = "",
-          log=print) -> list[dict]:
+          log=print, protocol: FinetuneProtocol | None = None) -> list[dict]:
     """Pre-train on ``pre_data``, fine-tune on ``target`` for each horizon from the pre-trained
     encoder and from a random initialisation with the same budget, for each seed.
 
     ``pretrained_from``: the table of another study whose finished pre-training units (same
     source, model and pre-training budget) this one fine-tunes from instead of pre-training
     again, e.g. to try another fine-tuning recipe.
+
+    ``protocol``: how every fine-tuning unit trains (:mod:`simmtm.protocols`), for both inits.
+    It is part of the study's settings (a run folder holds one protocol); the default, full
+    fine-tuning at one lr, leaves the settings as they were before protocols existed, so
+    earlier run folders resume unchanged.
 
     Writes one record per unit into ``run_folder(out)``, then the table ``out`` and
     ``out.json`` (every record) rebuilt from the records. A re-run skips finished units; a
@@ -191,11 +197,13 @@ def study(pre_cfg: SimMTMConfig, pre_data: ForecastingData, target: ForecastingD
     check_horizons(target, horizons, pre_cfg.seq_len)  # every horizon, before any training
     if not seeds:
         raise ValueError("give at least one seed")
+    protocol = protocol or FinetuneProtocol()
     out = Path(out)
     store = RecordStore(run_folder(out))
     store.check_settings({"source": pre_data.name, "target": target.name, "config": pre_cfg.to_dict(),
                           "budget": asdict(budget), "evaluate_test": evaluate_test,
-                          **({"pretrained_from": str(pretrained_from)} if pretrained_from else {})})
+                          **({"pretrained_from": str(pretrained_from)} if pretrained_from else {}),
+                          **({} if protocol.is_default else {"protocol": protocol.to_dict()})})
     ckpt_dir = Path(checkpoints) / out.stem
     ckpt_lock = RecordStore(ckpt_dir)  # its checkpoints are this process's too (another --out may share the stem)
     ckpt_lock.lock()
@@ -227,7 +235,7 @@ def study(pre_cfg: SimMTMConfig, pre_data: ForecastingData, target: ForecastingD
                          batch_size=budget.batch_size, epochs=budget.finetune_epochs, patience=budget.patience,
                          head_dropout=budget.head_dropout, max_windows=budget.finetune_windows, seed=seed,
                          checkpoint=ckpt_dir / f"finetune_seed{seed}_H{key['horizon']}_{key['init'].replace(' ', '_')}.pt",
-                         resume=True, evaluate_test=evaluate_test, progress=progress, log=log)
+                         resume=True, evaluate_test=evaluate_test, progress=progress, log=log, protocol=protocol)
             record = store.put(key, {"test": r["test"], "val_mse": r["val_mse"], "best_epoch": r["best_epoch"],
                                      "epochs_run": len(r["history"]), "history": r["history"],
                                      "pretrain_seed": (seeds[0] if budget.pretrain_once else seed)
@@ -275,7 +283,8 @@ def _describe(settings: dict) -> list[str]:
         f"{windows}, lr {cfg['lr']:g}, batch {cfg['batch_size']}; {once}"
         + (f" (the pre-training units of `{settings['pretrained_from']}`, shared: not run again here)."
            if settings.get("pretrained_from") else "."),
-        f"Fine-tuning on {settings['target']}: full fine-tuning, lr {budget['lr']:g}, batch {budget['batch_size']}, "
+        f"Fine-tuning on {settings['target']}: {FinetuneProtocol.from_dict(settings.get('protocol', {})).describe()}, "
+        f"lr {budget['lr']:g}, batch {budget['batch_size']}, "
         f"up to {budget['finetune_epochs']} epochs over {ft_windows}, early stopping after {budget['patience']} "
         f"epochs without a better validation MSE; {tested}. MSE / MAE on the standardized scale.",
     ]

@@ -1,0 +1,176 @@
+"""Fine-tuning protocol selection on VALIDATION MSE (the test split is never evaluated).
+
+One forecasting study (:func:`simmtm.experiments.forecasting.study`) per protocol, at one
+horizon, over the given seeds and inits, each with ``evaluate_test=False``. Every study after the
+first fine-tunes from the first one's pre-training units (``pretrained_from``), or all of them
+from another study's (e.g. ``results/forecasting_ETTm1.md``), so one pre-training serves the
+whole grid. Each study is its own resumable run folder under ``run_folder(out)``; re-running the
+same command skips every finished unit. The table ``out`` and ``out.json`` are rebuilt from the
+records after every study and mark what is still to run.
+
+Random init gets the same grid as SimMTM: probing then trains the head on fixed random features
+before the full phase (a head warm-up), and the encoder-lr ratio slows a randomly initialised
+encoder. Neither is the identity for random init, both are ordinary choices for a model trained
+from scratch, and selecting over the same grid for both inits keeps the comparison fair.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+import numpy as np
+
+from simmtm.config import SimMTMConfig
+from simmtm.data.forecasting import ForecastingData
+from simmtm.experiments.forecasting import INITS, StudyBudget, _describe, study
+from simmtm.experiments.records import RecordStore, atomic_write_text, dump_json, mean_std, run_folder
+from simmtm.protocols import FinetuneProtocol
+
+
+def protocol_table(out: str | Path, name: str) -> Path:
+    """The table of the study of protocol ``name`` inside the selection ``out``'s folder (its
+    stem is unique, so its checkpoints get their own folder too)."""
+    out = Path(out)
+    return run_folder(out) / f"{out.stem}-{name}.md"
+
+
+def select_protocols(cfg: SimMTMConfig, source: ForecastingData, target: ForecastingData,
+                     protocols: dict[str, FinetuneProtocol], *, horizon: int, seeds: Iterable[int], out: str | Path,
+                     budget: StudyBudget, inits: Iterable[str] = INITS, pretrained_from: str | Path | None = None,
+                     device: str = "auto", checkpoints: str | Path = "checkpoints/studies", progress: bool = False,
+                     command: str = "", log: Callable[..., None] = print) -> dict:
+    """Fine-tune with each named protocol at ``horizon`` for every seed and init, on validation
+    only (module docstring); writes ``out`` and ``out.json``. Returns the summary
+    (:func:`summarise`): validation MSE per protocol and init, and each init's selection."""
+    seeds, inits = list(seeds), list(inits)
+    if not protocols:
+        raise ValueError("give at least one protocol to select from")
+    bad = [n for n in protocols if not n or any(c in n for c in "/\\ ,:")]
+    if bad:
+        raise ValueError(f"protocol names must be plain words (no '/', '\\', ' ', ',' or ':'), got {bad}")
+    out = Path(out)
+    shared = Path(pretrained_from) if pretrained_from is not None else None
+    write_selection(out, protocols, horizon=horizon, seeds=seeds, inits=inits, command=command)
+    for name, protocol in protocols.items():
+        log(f"[protocols] {name}: {protocol.describe()}")
+        study(cfg, source, target, [horizon], seeds, out=protocol_table(out, name), budget=budget, device=device,
+              checkpoints=checkpoints, inits=inits, evaluate_test=False, pretrained_from=shared, progress=progress,
+              command=command, log=log, protocol=protocol)
+        if shared is None and "SimMTM" in inits:
+            shared = protocol_table(out, name)  # its pre-training units serve the other protocols
+        write_selection(out, protocols, horizon=horizon, seeds=seeds, inits=inits, command=command)
+    return write_selection(out, protocols, horizon=horizon, seeds=seeds, inits=inits, command=command)
+
+
+def summarise(out: str | Path, protocols: dict[str, FinetuneProtocol], *, seeds: list[int],
+              inits: list[str]) -> dict:
+    """Validation MSE per protocol and init from the records alone: ``{"rows": [one per
+    (protocol, init) with per-seed values, mean, std, best epochs, wall time, missing seeds],
+    "selected": {init: protocol name or None}, "complete": bool}``. An init's selection is the
+    lowest mean validation MSE among the protocols with every seed finished for it."""
+    rows, commands = [], []
+    for name, protocol in protocols.items():
+        store = RecordStore(run_folder(protocol_table(out, name)))
+        commands += [r["command"] for r in store.records(unit="finetune") if r.get("command")]
+        for init in inits:
+            found = {r["key"]["seed"]: r for r in store.records(unit="finetune", init=init)}
+            done = [s for s in seeds if s in found]
+            val = [found[s]["val_mse"] for s in done]
+            rows.append({"protocol": name, "spec": protocol.to_dict(), "init": init,
+                         "val_mse": {s: found[s]["val_mse"] for s in done},
+                         "mean": float(np.mean(val)) if val else None, "std": float(np.std(val)) if val else None,
+                         "best_epoch": {s: found[s]["best_epoch"] for s in done},
+                         "epochs_run": {s: found[s]["epochs_run"] for s in done},
+                         "seconds": float(sum(found[s].get("seconds", 0.0) for s in done)),
+                         "missing_seeds": [s for s in seeds if s not in found]})
+    selected = {}
+    for init in inits:
+        full = [r for r in rows if r["init"] == init and not r["missing_seeds"]]
+        selected[init] = min(full, key=lambda r: r["mean"])["protocol"] if full else None
+    return {"rows": rows, "selected": selected, "complete": all(not r["missing_seeds"] for r in rows),
+            "commands": list(dict.fromkeys(commands))}
+
+
+def write_selection(out: str | Path, protocols: dict[str, FinetuneProtocol], *, horizon: int, seeds: list[int],
+                    inits: list[str], command: str = "") -> dict:
+    """``out`` (markdown) and ``out.json`` from the records of every protocol's study."""
+    out = Path(out)
+    summary = summarise(out, protocols, seeds=seeds, inits=inits)
+    settings = next((RecordStore(run_folder(protocol_table(out, n))).settings() for n in protocols
+                     if RecordStore(run_folder(protocol_table(out, n))).settings()), {})
+    atomic_write_text(out.with_suffix(".json"), dump_json({"horizon": horizon, "seeds": seeds,
+                                                           "inits": inits, "settings": settings, **summary}))
+    atomic_write_text(out, render_selection(summary, settings, horizon=horizon, seeds=seeds, inits=inits,
+                                            command=command, protocols=protocols, out=out))
+    return summary
+
+
+def _pretraining_line(out: Path, protocols: dict[str, FinetuneProtocol]) -> str:
+    for name in protocols:
+        store = RecordStore(run_folder(protocol_table(out, name)))
+        settings, pre = store.settings(), store.records(unit="pretrain")
+        if settings.get("pretrained_from") and not pre:
+            continue
+        if pre:
+            minutes = ", ".join(f"seed {r['key']['seed']}: {r['seconds'] / 60:.1f} min" for r in pre)
+            return f"Pre-training units (in `{protocol_table(out, name)}`'s folder): {minutes}."
+    return ""
+
+
+def render_selection(summary: dict, settings: dict, *, horizon: int, seeds: list[int], inits: list[str],
+                     command: str, protocols: dict[str, FinetuneProtocol], out: Path) -> str:
+    """The selection table: validation MSE mean ± std over seeds (the value, for one seed) per protocol and init, the
+    paired SimMTM − random difference, best epochs, wall time; what is still to run; the
+    selection per init."""
+    source, target = settings.get("source", "?"), settings.get("target", "?")
+    data = target if source == target else f"{source} -> {target}"
+    lines = [f"### Fine-tuning protocol selection: {data}, H = {horizon}, seeds {', '.join(map(str, seeds))} "
+             "(validation MSE only; the test split is not evaluated)", ""]
+    if settings:
+        described = _describe({**settings, "protocol": {}})
+        lines += [*described[:2], described[2].replace("full fine-tuning, ", "the protocol of each row, ", 1), ""]
+    pre = _pretraining_line(out, protocols)
+    if pre:
+        lines += [pre, ""]
+    lines += ["Random init gets the same grid as SimMTM (probing = a head warm-up on fixed random features; "
+              "the ratio slows the random encoder). Head epochs come on top of the fine-tuning epochs.", "",
+              "Commands that made the records (each run skips the units an earlier one finished):", "",
+              *[f"- `{c}`" for c in summary["commands"] or [command]], ""]
+    by = {(r["protocol"], r["init"]): r for r in summary["rows"]}
+    head = ["protocol", "what"] + [f"{i} val MSE" for i in inits]
+    if len(inits) == 2:
+        head.append("Δ val MSE (SimMTM − random, paired by seed)")
+    head += [f"{i} best epoch (per seed)" for i in inits] + ["wall time (min)"]
+    lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+
+    def spread(values):  # one seed: the value alone (a ± 0 would read as a measured spread)
+        values = list(values)
+        return f"{values[0]:.4f}" if len(values) == 1 else mean_std(values)
+
+    def cell(r):
+        if not r["val_mse"]:
+            return "to run"
+        text = spread(r["val_mse"].values())
+        return text + (f" ({len(r['val_mse'])} of {len(seeds)} seeds; to run: {r['missing_seeds']})"
+                       if r["missing_seeds"] else "")
+
+    for name, protocol in protocols.items():
+        rows = [by[(name, i)] for i in inits]
+        cells = [name, protocol.describe()] + [cell(r) for r in rows]
+        if len(inits) == 2:
+            a, b = rows[0]["val_mse"], rows[1]["val_mse"]
+            paired = [a[s] - b[s] for s in sorted(set(a) & set(b))]
+            cells.append(spread(paired) if paired else "-")
+        cells += [", ".join(str(e) for e in r["best_epoch"].values()) or "-" for r in rows]
+        cells.append(f"{sum(r['seconds'] for r in rows) / 60:.1f}")
+        lines.append("| " + " | ".join(cells) + " |")
+    lines.append("")
+    for init in inits:
+        choice = summary["selected"][init]
+        if choice is None:
+            lines.append(f"- {init}: no protocol has every seed finished yet.")
+        else:
+            r = by[(choice, init)]
+            lines.append(f"- {init}: selected **{choice}** (val MSE {r['mean']:.4f} over {len(r['val_mse'])} seed(s))"
+                         + ("" if summary["complete"] else "; provisional, units still to run"))
+    return "\n".join(lines) + "\n"
