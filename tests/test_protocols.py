@@ -21,7 +21,7 @@ from simmtm.experiments.forecasting import StudyBudget, run_folder, strip_timing
 from simmtm.experiments.protocols import protocol_table, select_protocols
 from simmtm.experiments.records import RecordStore
 from simmtm.protocols import PROTOCOLS, FinetuneProtocol, get_protocol, parameter_groups, training_view
-from simmtm.resume import load_resume_state, previous_path, resume_path
+from simmtm.resume import ResumeState, load_resume_state, previous_path, resume_path
 
 QUIET = dict(device="cpu", progress=False, log=lambda *a: None)
 TINY = PROTOCOLS["tiny"]  # one head epoch, encoder lr = 0.5 x the head's
@@ -111,7 +111,8 @@ def test_a_probing_epoch_leaves_the_encoder_alone_and_a_full_epoch_trains_it():
 
 # --- fine-tuning with a protocol ----------------------------------------------------------------------
 
-def test_forecasting_probe_then_full_freezes_the_encoder_then_trains_it(tmp_path):
+def test_forecasting_probe_then_full_freezes_the_encoder_then_trains_it(tmp_path, monkeypatch):
+    monkeypatch.setattr(ResumeState, "finish", lambda self: None)  # keep the resume states to read the probe epoch
     """End to end: after the probing epoch (the resume state of epoch 0) the encoder is the
     pre-trained one bit for bit; after the full epoch it has moved. Both phases are recorded."""
     cfg, data = _tiny()
@@ -186,7 +187,8 @@ def test_interrupted_probe_then_full_resumes_bit_for_bit_in_its_phase(tmp_path, 
     assert _same(resumed["model"].state_dict(), whole["model"].state_dict())
 
 
-def test_classification_probing_keeps_batchnorm_statistics_then_trains(tmp_path):
+def test_classification_probing_keeps_batchnorm_statistics_then_trains(tmp_path, monkeypatch):
+    monkeypatch.setattr(ResumeState, "finish", lambda self: None)  # keep the resume states to read the probe epoch
     from simmtm.build import build_classifier
     from simmtm.classification import finetune
 
