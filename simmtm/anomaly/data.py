@@ -15,6 +15,18 @@ import numpy as np
 import pandas as pd
 
 
+def window_starts(n_steps: int, length: int, stride: int) -> np.ndarray:
+    """Start indices ``[N]`` of windows of ``length`` every ``stride`` steps, plus one ending at ``n_steps``."""
+    if length < 1 or stride < 1:
+        raise ValueError(f"length and stride must be >= 1, got {length}, {stride}")
+    if n_steps < length:
+        raise ValueError(f"the series has {n_steps} points, fewer than one window of {length}")
+    starts = list(range(0, n_steps - length + 1, stride))
+    if starts[-1] != n_steps - length:
+        starts.append(n_steps - length)
+    return np.asarray(starts, dtype=np.int64)
+
+
 @dataclass(frozen=True)
 class AnomalyWindows:
     """Windows and their labels.
@@ -77,14 +89,7 @@ def to_windows(values: np.ndarray, labels: np.ndarray, length: int, stride: int 
         raise ValueError(f"labels must have shape [T] = ({T},), got {labels.shape}")
     if not np.isfinite(values).all():
         raise ValueError("the series contains NaN or infinite values; impute or drop them first")
-    if length < 1 or stride < 1:
-        raise ValueError(f"length and stride must be >= 1, got {length}, {stride}")
-    if T < length:
-        raise ValueError(f"the series has {T} points, fewer than one window of {length}")
-    starts = list(range(0, T - length + 1, stride))
-    if starts[-1] != T - length:
-        starts.append(T - length)
-    index = np.asarray(starts)[:, None] + np.arange(length)  # [N, L]
+    index = window_starts(T, length, stride)[:, None] + np.arange(length)  # [N, L]
     point_labels = labels[index]
     window_labels = point_labels.any(1).astype(np.int64)
     kinds = np.where(window_labels == 1, kind, "").astype(object)

@@ -17,19 +17,8 @@ import torch
 import torch.nn as nn
 from tqdm.auto import tqdm
 
+from simmtm.anomaly.data import window_starts
 from simmtm.anomaly.scoring import CellScores
-
-
-def window_starts(n_steps: int, length: int, stride: int) -> np.ndarray:
-    """Start indices ``[N]`` of windows of ``length`` every ``stride`` steps, plus one ending at ``n_steps``."""
-    if length < 1 or stride < 1:
-        raise ValueError(f"length and stride must be >= 1, got {length}, {stride}")
-    if n_steps < length:
-        raise ValueError(f"the series has {n_steps} points, fewer than one window of {length}")
-    starts = list(range(0, n_steps - length + 1, stride))
-    if starts[-1] != n_steps - length:
-        starts.append(n_steps - length)
-    return np.asarray(starts, dtype=np.int64)
 
 
 def sliding_windows(values: np.ndarray, starts: np.ndarray, length: int) -> np.ndarray:
