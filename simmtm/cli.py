@@ -111,6 +111,14 @@ def _data(name, root, seq_len, features="M", repair_dates=False, date_column=Non
                             dates="repair" if repair_dates else "check")
 
 
+def _source_and_target(args, cfg):
+    """``(source, target, out-name suffix)``: ``--data`` and, for cross-domain runs, ``--target``."""
+    source = _data(_data_name(args), args.root, cfg.seq_len, args.features, args.repair_dates, args.date_column)
+    target = (_data(args.target, args.root, cfg.seq_len, args.features, args.repair_dates, args.date_column)
+              if args.target else source)
+    return source, target, "" if target.name == source.name else f"_to_{target.name}"
+
+
 def _common(p, *, preset_default=None):
     p.add_argument("--preset", default=preset_default,
                    help="configuration preset (python -m simmtm presets); default: <data>-cpu (or ETTm1-cpu for a "
@@ -455,10 +463,7 @@ def _study(args):
     from simmtm.protocols import get_protocol
 
     cfg = _config(args)
-    source = _data(_data_name(args), args.root, cfg.seq_len, args.features, args.repair_dates, args.date_column)
-    target = (_data(args.target, args.root, cfg.seq_len, args.features, args.repair_dates, args.date_column)
-              if args.target else source)
-    suffix = "" if target.name == source.name else f"_to_{target.name}"
+    source, target, suffix = _source_and_target(args, cfg)
     out = _writable(args.out or f"results/forecasting_{source.name}{suffix}.md")
     _writable(args.checkpoints, folder=True)
     study(cfg, source, target, args.pred_len, args.seeds, out=out, budget=_budget(args), device=args.device,
@@ -519,10 +524,7 @@ def _protocols(args):
             raise ValueError(f"unknown protocol preset {name!r}; presets: {', '.join(PROTOCOLS)} (or NAME=SPEC)")
         protocols[name] = get_protocol(spec if eq else name)
     cfg = _config(args)
-    source = _data(_data_name(args), args.root, cfg.seq_len, args.features, args.repair_dates, args.date_column)
-    target = (_data(args.target, args.root, cfg.seq_len, args.features, args.repair_dates, args.date_column)
-              if args.target else source)
-    suffix = "" if target.name == source.name else f"_to_{target.name}"
+    source, target, suffix = _source_and_target(args, cfg)
     out = _writable(args.out or f"results/protocols_{source.name}{suffix}_H{args.pred_len}.md")
     inits = ["random init" if i == "random" else i for i in args.inits]
     if args.report_only:
