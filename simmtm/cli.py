@@ -67,6 +67,13 @@ def _ratio(text: str) -> float:
     return value
 
 
+def _fraction(text: str) -> float:
+    value = float(text)
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"must be in (0, 1], got {text}")
+    return value
+
+
 def _writable(path: str | Path, *, folder: bool = False) -> Path:
     from simmtm.preflight import check_writable
 
@@ -539,6 +546,66 @@ def _protocols(args):
         print(f"{init}: selected on validation: {name or 'none finished'}")
 
 
+def _scale_point(text: str) -> tuple[int, int | None]:
+    """``EPOCHS:WINDOWS`` (``WINDOWS`` a count or ``all``) -> ``(epochs, windows or None)``."""
+    epochs, colon, windows = text.partition(":")
+    try:
+        point = (int(epochs), None if windows in ("", "all") else int(windows))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected EPOCHS:WINDOWS (e.g. 10:8192 or 30:all), got {text!r}") from None
+    if point[0] < 1 or (point[1] is not None and point[1] < 1):
+        raise argparse.ArgumentTypeError(f"epochs and windows must be >= 1, got {text!r}")
+    return point
+
+
+def _curve_args(p):
+    _common(p)
+    _budget_args(p)
+    p.add_argument("kind", choices=["labels", "scale"], help="labels: share of training windows; scale: pre-training budget")
+    p.add_argument("--fractions", type=_fraction, nargs="+", default=[0.01, 0.05, 0.25, 1.0],
+                   help="labels: shares of the fine-tuning windows that train (nested subsets)")
+    p.add_argument("--scales", type=_scale_point, nargs="+", default=[(1, 8192), (3, 8192), (10, 8192), (30, 8192)],
+                   metavar="EPOCHS:WINDOWS", help="scale: pre-training budgets (WINDOWS a count or 'all')")
+    p.add_argument("--target", default=None, help="labels: fine-tuning dataset (default: --data, i.e. in-domain)")
+    p.add_argument("--pred-lens", type=_positive, nargs="+", default=[96])
+    p.add_argument("--seeds", type=int, nargs="+", default=[0])
+    p.add_argument("--protocols-from", default=None, metavar="SELECTION",
+                   help="each init's validation-selected protocol from a `protocols` table (default: --protocol for both)")
+    p.add_argument("--protocol", default=None, help="one protocol for both inits (preset or spec; default full)")
+    p.add_argument("--pretrained-from", default=None, metavar="TABLE",
+                   help="labels: fine-tune from that study's pre-training units; scale: serve the matching point")
+    p.add_argument("--out", default=None, help="default results/curve_<kind>_<data>[_to_<target>].md")
+
+
+def _curve(args):
+    from simmtm.experiments.curves import label_curve, scale_curve, selected_protocols
+    from simmtm.protocols import get_protocol
+
+    if args.protocols_from and args.protocol:
+        raise ValueError("give --protocols-from or --protocol, not both")
+    if args.protocols_from:
+        protocols, complete = selected_protocols(args.protocols_from)
+        if not complete:
+            print(f"[curve] note: {args.protocols_from} is not complete yet; its provisional selection is used: "
+                  + ", ".join(f"{i} {n}" for i, (n, _) in protocols.items()))
+    else:
+        protocol = get_protocol(args.protocol)
+        protocols = {i: (protocol.name, protocol) for i in ("SimMTM", "random init")}
+    cfg = _config(args)
+    source, target, suffix = _source_and_target(args, cfg)
+    if args.kind == "scale" and suffix:
+        raise ValueError("the scale curve is in-domain: drop --target")
+    out = _writable(args.out or f"results/curve_{args.kind}_{source.name}{suffix}.md")
+    common = dict(horizons=args.pred_lens, seeds=args.seeds, out=out, budget=_budget(args), protocols=protocols,
+                  pretrained_from=args.pretrained_from, device=args.device, checkpoints=args.checkpoints,
+                  progress=not args.no_progress, command=_command_line(args))
+    if args.kind == "labels":
+        summary = label_curve(cfg, source, target, args.fractions, **common)
+    else:
+        summary = scale_curve(cfg, source, args.scales, **common)
+    print(f"{out} ({'complete' if summary['complete'] else 'units still to run'})")
+
+
 def _compare_args(p):
     p.add_argument("--task", required=True, help="epilepsy, or a forecasting dataset (ETTh1, ETTm1, ...)")
     p.add_argument("--methods", nargs="+", default=[*METHODS, "none"], choices=[*METHODS, "none"])
@@ -836,6 +903,8 @@ COMMANDS = {  # name: (help, arguments, action)
     "sweep": ("variants of a forecasting recipe on one horizon, ranked by validation MSE", _sweep_args, _sweep),
     "protocols": ("fine-tuning protocols (probe-then-full, encoder lr ratio) selected on validation MSE",
                   _protocols_args, _protocols),
+    "curve": ("where pre-training pays: label curve or pre-training-scale curve, SimMTM vs random init; resumable",
+              _curve_args, _curve),
     "classify": ("classify your own files (--train [--test]) or run a benchmark study (--setting)", _classify_args,
                  _classify),
     "predict": ("predicted labels and class probabilities of new series from a saved classifier", _predict_args,

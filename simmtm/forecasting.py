@@ -37,6 +37,14 @@ def _subsample(ds, max_windows: int | None, seed: int):
     return Subset(ds, np.linspace(0, len(ds) - 1, max_windows).round().astype(int).tolist())
 
 
+def nested_subset(n: int, k: int) -> list[int]:
+    """``k`` of ``n`` positions, sorted: the first ``k`` of one fixed permutation (seed 0), so the
+    subsets for growing ``k`` are nested and every seed and init sees the same ones."""
+    if not 1 <= k <= n:
+        raise ValueError(f"a subset of {k} windows out of {n}: need 1 <= k <= n")
+    return sorted(np.random.default_rng(0).permutation(n)[:k].tolist())
+
+
 def pretrain(cfg: SimMTMConfig, data: ForecastingData, *, device: str = "auto", epochs: int | None = None,
              amp_dtype: torch.dtype | None = None, max_windows: int | None = None, seed: int = 0,
              checkpoint: str | Path | None = None, resume: bool = False, progress: bool = True, log=print,
@@ -58,7 +66,8 @@ def finetune(cfg: SimMTMConfig, data: ForecastingData, horizon: int, *, encoder:
              device: str = "auto", lr: float = 1e-4, batch_size: int = 32, epochs: int = 10, patience: int = 3,
              head_dropout: float = 0.0, amp_dtype: torch.dtype | None = None, max_windows: int | None = None,
              seed: int = 0, checkpoint: str | Path | None = None, resume: bool = False, evaluate_test: bool = True,
-             progress: bool = True, log=print, protocol: FinetuneProtocol | None = None) -> dict:
+             progress: bool = True, log=print, protocol: FinetuneProtocol | None = None,
+             train_windows: int | None = None) -> dict:
     """Fine-tune a forecaster (from ``encoder`` if given, deep-copied so that the caller's model is
     untouched and can serve the next fine-tune; else random init) on ``data`` for ``horizon``
     steps: full fine-tuning, MSE loss, early stopping on validation MSE, then the test split once
@@ -71,7 +80,9 @@ def finetune(cfg: SimMTMConfig, data: ForecastingData, horizon: int, *, encoder:
     columns, dates: :class:`simmtm.forecaster.ForecastSpec`). Under torchrun it runs data-parallel (every process a
     shard of each split, sums reduced, logs and the checkpoint from process 0). ``protocol``
     (:mod:`simmtm.protocols`; default full fine-tuning at one lr) can train the head alone
-    first and give the encoder a smaller lr; ``epochs`` counts the full phase."""
+    first and give the encoder a smaller lr; ``epochs`` counts the full phase. ``train_windows``
+    (label scarcity) trains on a nested subset (:func:`nested_subset`) of that many of the training
+    windows; validation keeps its ``max_windows``."""
     protocol = protocol or FinetuneProtocol()
     if resume and checkpoint is None:
         raise ValueError("resume=True needs the checkpoint path of the run to resume")
@@ -88,6 +99,8 @@ def finetune(cfg: SimMTMConfig, data: ForecastingData, horizon: int, *, encoder:
     splits = {"train": _subsample(data.windows("train", horizon, cfg.seq_len), max_windows, seed),
               "val": _subsample(data.windows("val", horizon, cfg.seq_len), max_windows, seed),
               "test": data.windows("test", horizon, cfg.seq_len)}
+    if train_windows is not None and train_windows < len(splits["train"]):
+        splits["train"] = Subset(splits["train"], nested_subset(len(splits["train"]), train_windows))
     step_model, sampler = model, None
     if W > 1:  # data-parallel: each process a shard; val/test sums are reduced across processes
         torch.manual_seed(rank_seed(seed))
@@ -136,4 +149,5 @@ def finetune(cfg: SimMTMConfig, data: ForecastingData, horizon: int, *, encoder:
     if resumable is not None:
         resumable.finish()
     return {"test": test, "best_epoch": result["best_epoch"], "val_mse": result["best"],
-            "history": result["history"], "seconds": time.perf_counter() - t0, "model": model}
+            "history": result["history"], "seconds": time.perf_counter() - t0, "model": model,
+            "train_windows": len(splits["train"])}

@@ -38,7 +38,9 @@ TIMING = ("seconds",)  # record fields that differ between an unbroken and a res
 class StudyBudget:
     """What a study spends: pre-training epochs and windows (evenly spaced; None = all), the
     fine-tuning schedule (Adam at ``lr``, early stopping on validation MSE after ``patience``
-    stale epochs) and whether one pre-training serves every seed."""
+    stale epochs), whether one pre-training serves every seed, and ``train_fraction``: the share of
+    the fine-tuning windows that train (a nested subset; validation keeps them all), for label
+    scarcity."""
 
     pretrain_epochs: int = 50
     pretrain_windows: int | None = None
@@ -49,6 +51,7 @@ class StudyBudget:
     head_dropout: float = 0.0
     finetune_windows: int | None = None
     pretrain_once: bool = False
+    train_fraction: float = 1.0
 
     def __post_init__(self):
         for name in ("pretrain_epochs", "finetune_epochs", "batch_size", "patience"):
@@ -58,6 +61,22 @@ class StudyBudget:
                 check_int(name, getattr(self, name))
         check_real("lr", self.lr, low=0, low_open=True, high=None)
         check_real("head_dropout", self.head_dropout, low=0, high=1)
+        check_real("train_fraction", self.train_fraction, low=0, low_open=True, high=1, high_open=False)
+
+    def settings(self) -> dict[str, Any]:
+        """The budget as a study records it (``train_fraction`` only when it is not 1, so run
+        folders made before it existed resume)."""
+        out = asdict(self)
+        if self.train_fraction == 1.0:
+            del out["train_fraction"]
+        return out
+
+    def train_windows(self, available: int) -> int | None:
+        """How many of ``available`` training windows fine-tuning trains on (None = all of the
+        ``finetune_windows`` budget)."""
+        if self.train_fraction == 1.0:
+            return None
+        return max(1, int(round(self.train_fraction * min(available, self.finetune_windows or available))))
 
 
 BUDGETS: dict[str, StudyBudget] = {
@@ -201,7 +220,7 @@ def study(pre_cfg: SimMTMConfig, pre_data: ForecastingData, target: ForecastingD
     out = Path(out)
     store = RecordStore(run_folder(out))
     store.check_settings({"source": pre_data.name, "target": target.name, "config": pre_cfg.to_dict(),
-                          "budget": asdict(budget), "evaluate_test": evaluate_test,
+                          "budget": budget.settings(), "evaluate_test": evaluate_test,
                           **({"pretrained_from": str(pretrained_from)} if pretrained_from else {}),
                           **({} if protocol.is_default else {"protocol": protocol.to_dict()})})
     ckpt_dir = Path(checkpoints) / out.stem
@@ -235,8 +254,10 @@ def study(pre_cfg: SimMTMConfig, pre_data: ForecastingData, target: ForecastingD
                          batch_size=budget.batch_size, epochs=budget.finetune_epochs, patience=budget.patience,
                          head_dropout=budget.head_dropout, max_windows=budget.finetune_windows, seed=seed,
                          checkpoint=ckpt_dir / f"finetune_seed{seed}_H{key['horizon']}_{key['init'].replace(' ', '_')}.pt",
-                         resume=True, evaluate_test=evaluate_test, progress=progress, log=log, protocol=protocol)
+                         resume=True, evaluate_test=evaluate_test, progress=progress, log=log, protocol=protocol,
+                         train_windows=budget.train_windows(len(target.windows("train", key["horizon"], pre_cfg.seq_len))))
             record = store.put(key, {"test": r["test"], "val_mse": r["val_mse"], "best_epoch": r["best_epoch"],
+                                     "train_windows": r["train_windows"],
                                      "epochs_run": len(r["history"]), "history": r["history"],
                                      "pretrain_seed": (seeds[0] if budget.pretrain_once else seed)
                                      if key["init"] == "SimMTM" else None,
@@ -274,6 +295,9 @@ def _describe(settings: dict) -> list[str]:
     once = "one pre-training for every seed" if budget["pretrain_once"] else "one pre-training per seed"
     ft_windows = (f"{budget['finetune_windows']} evenly spaced training windows" if budget["finetune_windows"]
                   else "every training window")
+    if budget.get("train_fraction", 1.0) != 1.0:
+        ft_windows = (f"a nested {budget['train_fraction']:.0%} of {ft_windows} (validation keeps "
+                      f"{budget['finetune_windows'] or 'all'})")
     return [
         f"Model: L = {cfg['seq_len']}, patch tokens of {enc['patch_len']} step(s), d_model {enc['d_model']}, "
         f"{enc['n_layers']} layers, {enc['n_heads']} heads, d_ff {enc['d_ff']}, dropout {enc['dropout']}; "
@@ -443,7 +467,7 @@ def _sweep(base_cfg, data, variants, resolved, *, horizon, seed, out, budget, de
     rows.sort(key=lambda r: r["val_mse"])
     lines = [f"### Recipe sweep on {data.name}, H = {horizon}, seed {seed} (validation MSE only; test not evaluated)",
              "", *_describe({"source": data.name, "target": data.name, "config": base_cfg.to_dict(),
-                             "budget": asdict(budget), "evaluate_test": False}), "",
+                             "budget": budget.settings(), "evaluate_test": False}), "",
              "Each variant changes the settings above as listed.", "",
              f"Command: `{command}`", "", "| rank | variant | overrides | fine-tune val MSE | best epoch | "
              "pre-training val loss | wall time (min) |", "|---|---|---|---|---|---|---|"]

@@ -1,0 +1,231 @@
+"""Where pre-training pays: the label curve and the pre-training-scale curve as resumable studies.
+
+Both are sequences of forecasting studies (:func:`simmtm.experiments.forecasting.study`), one per
+point and protocol, each its own run folder inside ``run_folder(out)``, so a re-run skips every
+finished unit and a curve may grow over several sessions. Each init fine-tunes with its own
+protocol (``protocols``: init -> (name, protocol), e.g. the validation selection of
+:mod:`simmtm.experiments.protocols`, read by :func:`selected_protocols`).
+
+- label curve: fine-tuning on a nested ``fraction`` of the training windows (validation keeps the
+  budget's windows), for each fraction; one pre-training per seed serves every fraction
+  (``pretrained_from`` or the first point's units).
+- scale curve: pre-training budgets ``(epochs, windows or None = all)``, SimMTM fine-tuned from
+  each; random init does not depend on the pre-training, so it runs once (its own study) and is
+  the reference of every point. A point whose budget equals ``pretrained_from``'s pre-training
+  reuses its units.
+
+The table ``out`` and ``out.json`` hold, per point and horizon, validation and test MSE (mean ±
+std over seeds) for each init and the paired SimMTM − random difference of test MSE.
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from simmtm.config import SimMTMConfig
+from simmtm.data.forecasting import ForecastingData
+from simmtm.experiments.forecasting import INITS, StudyBudget, _describe, study
+from simmtm.experiments.records import RecordStore, atomic_write_text, dump_json, mean_std, run_folder
+from simmtm.protocols import FinetuneProtocol
+
+Protocols = dict[str, tuple[str, FinetuneProtocol]]  # init -> (protocol name, protocol)
+
+
+def selected_protocols(selection: str | Path) -> tuple[Protocols, bool]:
+    """Each init's validation-selected protocol from a selection's JSON (``python -m simmtm
+    protocols``), and whether that selection is complete (every unit of every seed finished)."""
+    path = Path(selection).with_suffix(".json")
+    if not path.is_file():
+        raise ValueError(f"{path} not found: run `python -m simmtm protocols ... --out {Path(selection)}` first")
+    saved = json.loads(path.read_text(encoding="utf-8"))
+    out = {}
+    for init, name in saved["selected"].items():
+        if name is None:
+            raise ValueError(f"{path}: no protocol has every seed finished for {init} yet")
+        spec = next(r["spec"] for r in saved["rows"] if r["protocol"] == name and r["init"] == init)
+        out[init] = (name, FinetuneProtocol.from_dict(spec))
+    return out, bool(saved["complete"])
+
+
+def _groups(protocols: Protocols, inits: Iterable[str]) -> dict[str, tuple[FinetuneProtocol, list[str]]]:
+    """``{protocol name: (protocol, the inits that use it)}``: one study per group and point."""
+    groups: dict[str, tuple[FinetuneProtocol, list[str]]] = {}
+    for init in inits:
+        if init not in INITS:
+            raise ValueError(f"unknown init {init!r}; choose from {INITS}")
+        if init not in protocols:
+            raise ValueError(f"no protocol given for {init}")
+        name, protocol = protocols[init]
+        groups.setdefault(name, (protocol, []))[1].append(init)
+    return groups
+
+
+def point_table(out: str | Path, point: str, protocol: str) -> Path:
+    """The table of one (point, protocol) study inside the curve ``out``'s folder."""
+    out = Path(out)
+    return run_folder(out) / f"{out.stem}-{point}-{protocol}.md"
+
+
+def fraction_name(fraction: float) -> str:
+    return f"labels{fraction * 100:g}pct"
+
+
+def scale_name(epochs: int, windows: int | None) -> str:
+    return f"pre{epochs}ep-{windows or 'all'}w"
+
+
+def label_curve(cfg: SimMTMConfig, source: ForecastingData, target: ForecastingData, fractions: Iterable[float], *,
+                horizons: Iterable[int], seeds: Iterable[int], out: str | Path, budget: StudyBudget,
+                protocols: Protocols, inits: Iterable[str] = INITS, pretrained_from: str | Path | None = None,
+                device: str = "auto", checkpoints: str | Path = "checkpoints/studies", progress: bool = False,
+                command: str = "", log: Callable[..., None] = print) -> dict:
+    """Fine-tune on each nested ``fraction`` of the training windows (module docstring); writes
+    ``out`` and ``out.json``; returns the curve (:func:`curve_summary`)."""
+    fractions, horizons, seeds, inits = list(fractions), list(horizons), list(seeds), list(inits)
+    if not fractions or any(not 0 < f <= 1 for f in fractions):
+        raise ValueError(f"fractions must be in (0, 1], got {fractions}")
+    groups = _groups(protocols, inits)
+    points = {fraction_name(f): replace(budget, train_fraction=float(f)) for f in fractions}
+    shared = Path(pretrained_from) if pretrained_from is not None else None
+    meta = {"kind": "labels", "points": {n: {"train_fraction": b.train_fraction} for n, b in points.items()}}
+    for point, bud in points.items():
+        for name, (protocol, members) in groups.items():
+            log(f"[curve] {point}: {', '.join(members)} with {name}")
+            table = point_table(out, point, name)
+            study(cfg, source, target, horizons, seeds, out=table, budget=bud, device=device, checkpoints=checkpoints,
+                  inits=members, pretrained_from=shared, progress=progress, command=command, log=log,
+                  protocol=protocol)
+            if shared is None and "SimMTM" in members:
+                shared = table  # its pre-training units serve every later point
+        write_curve(out, meta, protocols, inits=inits, horizons=horizons, seeds=seeds, command=command)
+    return write_curve(out, meta, protocols, inits=inits, horizons=horizons, seeds=seeds, command=command)
+
+
+def scale_curve(cfg: SimMTMConfig, data: ForecastingData, scales: Iterable[tuple[int, int | None]], *,
+                horizons: Iterable[int], seeds: Iterable[int], out: str | Path, budget: StudyBudget,
+                protocols: Protocols, pretrained_from: str | Path | None = None, device: str = "auto",
+                checkpoints: str | Path = "checkpoints/studies", progress: bool = False, command: str = "",
+                log: Callable[..., None] = print) -> dict:
+    """Pre-train with each ``(epochs, windows)`` budget and fine-tune SimMTM from it; random init
+    once as the reference (module docstring). ``pretrained_from`` serves the point whose
+    pre-training budget it matches. Writes ``out`` and ``out.json``."""
+    scales, horizons, seeds = [(int(e), w) for e, w in scales], list(horizons), list(seeds)
+    if not scales:
+        raise ValueError("give at least one pre-training budget")
+    for name, init in (("SimMTM", "SimMTM"), ("random init", "random init")):
+        if init not in protocols:
+            raise ValueError(f"no protocol given for {name}")
+    reuse = None
+    if pretrained_from is not None:
+        theirs = RecordStore(run_folder(Path(pretrained_from))).settings().get("budget", {})
+        reuse = (theirs.get("pretrain_epochs"), theirs.get("pretrain_windows"))
+    meta = {"kind": "scale", "points": {scale_name(e, w): {"pretrain_epochs": e, "pretrain_windows": w}
+                                        for e, w in scales}}
+    name, protocol = protocols["random init"]
+    log(f"[curve] random init (the reference of every point) with {name}")
+    study(cfg, data, data, horizons, seeds, out=point_table(out, "random", name), budget=budget, device=device,
+          checkpoints=checkpoints, inits=["random init"], progress=progress, command=command, log=log,
+          protocol=protocol)
+    name, protocol = protocols["SimMTM"]
+    for epochs, windows in scales:
+        point = scale_name(epochs, windows)
+        log(f"[curve] {point}: SimMTM with {name}")
+        bud = replace(budget, pretrain_epochs=epochs, pretrain_windows=windows)
+        study(cfg, data, data, horizons, seeds, out=point_table(out, point, name), budget=bud, device=device,
+              checkpoints=checkpoints, inits=["SimMTM"], progress=progress, command=command, log=log,
+              protocol=protocol, pretrained_from=pretrained_from if reuse == (epochs, windows) else None)
+        write_curve(out, meta, protocols, inits=list(INITS), horizons=horizons, seeds=seeds, command=command)
+    return write_curve(out, meta, protocols, inits=list(INITS), horizons=horizons, seeds=seeds, command=command)
+
+
+def _finetunes(out: Path, point: str, protocol: str, init: str) -> dict[tuple[int, int], dict]:
+    """``{(horizon, seed): record}`` of one init's fine-tuning units at a point."""
+    store = RecordStore(run_folder(point_table(out, point, protocol)))
+    return {(r["key"]["horizon"], r["key"]["seed"]): r for r in store.records(unit="finetune", init=init)}
+
+
+def curve_summary(out: str | Path, meta: dict, protocols: Protocols, *, inits: list[str], horizons: list[int],
+                  seeds: list[int]) -> dict:
+    """One row per (point, horizon) from the records alone: per init the validation and test MSE
+    per seed, mean and std, the pairwise SimMTM − random test difference, and the seeds still to run."""
+    out = Path(out)
+    rows = []
+    for point, values in meta["points"].items():
+        for h in horizons:
+            row = {"point": point, **values, "horizon": h, "missing": {}}
+            per_init = {}
+            for init in inits:
+                name = protocols[init][0]
+                found = _finetunes(out, "random" if meta["kind"] == "scale" and init == "random init" else point,
+                                   name, init)
+                done = {s: found[(h, s)] for s in seeds if (h, s) in found}
+                per_init[init] = done
+                row[init] = {"protocol": name, "val_mse": {s: r["val_mse"] for s, r in done.items()},
+                             "test_mse": {s: r["test"]["mse"] for s, r in done.items()},
+                             "train_windows": sorted({r.get("train_windows") for r in done.values()} - {None}),
+                             "best_epoch": {s: r["best_epoch"] for s, r in done.items()}}
+                row["missing"][init] = [s for s in seeds if s not in done]
+            if len(inits) == 2:
+                a, b = row["SimMTM"]["test_mse"], row["random init"]["test_mse"]
+                row["paired_test_diff"] = {s: a[s] - b[s] for s in sorted(set(a) & set(b))}
+            rows.append(row)
+    complete = all(not m for r in rows for m in r["missing"].values())
+    return {"kind": meta["kind"], "rows": rows, "complete": complete,
+            "protocols": {i: protocols[i][0] for i in inits}}
+
+
+def _stats(values: dict) -> str:
+    v = list(values.values())
+    if not v:
+        return "to run"
+    return f"{v[0]:.4f} (1 seed)" if len(v) == 1 else mean_std(v)
+
+
+def write_curve(out: str | Path, meta: dict, protocols: Protocols, *, inits: list[str], horizons: list[int],
+                seeds: list[int], command: str = "") -> dict:
+    """``out`` (markdown) and ``out.json`` from the records of every point's studies."""
+    out = Path(out)
+    summary = curve_summary(out, meta, protocols, inits=inits, horizons=horizons, seeds=seeds)
+    settings = {}
+    for point in meta["points"]:
+        for name, _ in protocols.values():
+            settings = settings or RecordStore(run_folder(point_table(out, point, name))).settings()
+    commands = sorted({r["command"] for p in meta["points"] for n, _ in protocols.values()
+                       for r in RecordStore(run_folder(point_table(out, p, n))).records(unit="finetune")
+                       if r.get("command")} | ({command} if command else set()))
+    atomic_write_text(out.with_suffix(".json"), dump_json({"seeds": seeds, "horizons": horizons, "settings": settings,
+                                                           "commands": commands, **summary}))
+    what = "label curve (share of the training windows fine-tuning trains on)" if meta["kind"] == "labels" else \
+        "pre-training scale curve (SimMTM pre-training epochs and windows; random init is the same reference at every point)"
+    lines = [f"### {what}: {settings.get('source', '?')} -> {settings.get('target', '?')}, seeds "
+             f"{', '.join(map(str, seeds))}", ""]
+    if settings:
+        lines += [*_describe(settings), ""]
+    lines += ["Protocols: " + "; ".join(f"{i}: {protocols[i][0]} ({protocols[i][1].describe()})" for i in inits), "",
+              "Commands: " + "; ".join(f"`{c}`" for c in commands), "",
+              "| point | H | train windows | " + " | ".join(f"{i} val MSE | {i} test MSE" for i in inits)
+              + (" | Δ test MSE (SimMTM − random, paired) | SimMTM ahead (seeds)" if len(inits) == 2 else "") + " |",
+              "|" + "---|" * (3 + 2 * len(inits) + (2 if len(inits) == 2 else 0))]
+    for r in summary["rows"]:
+        windows = sorted({w for i in inits for w in r[i]["train_windows"]})
+        cells = [r["point"], str(r["horizon"]), ", ".join(map(str, windows)) or "-"]
+        for i in inits:
+            cells += [_stats(r[i]["val_mse"]), _stats(r[i]["test_mse"])]
+        if len(inits) == 2:
+            d = r["paired_test_diff"]
+            cells += [_stats(d) if d else "-", f"{sum(v < 0 for v in d.values())} of {len(d)}" if d else "-"]
+        lines.append("| " + " | ".join(cells) + " |")
+    if not summary["complete"]:
+        lines += ["", "Unfinished: " + "; ".join(f"{r['point']} H={r['horizon']} {i} seeds {m}"
+                                                 for r in summary["rows"] for i, m in r["missing"].items() if m)]
+    atomic_write_text(out, "\n".join(lines) + "\n")
+    return summary
+
+
+def paired_table(summary: dict) -> dict[tuple[str, int], np.ndarray]:
+    """``{(point, horizon): per-seed SimMTM − random test MSE}`` for plotting."""
+    return {(r["point"], r["horizon"]): np.array(list(r.get("paired_test_diff", {}).values())) for r in summary["rows"]}

@@ -1,0 +1,127 @@
+"""The label and pre-training-scale curves: nested training subsets (validation untouched), one
+pre-training shared by every fraction, random init run once for the scale curve, a re-run that
+skips finished units, the selected protocols read from a selection, and the table's paired
+difference computed from the records."""
+import json
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import simmtm.forecasting as forecasting
+from simmtm.config import get_preset
+from simmtm.data import synthetic_multivariate
+from simmtm.data.forecasting import load_forecasting
+from simmtm.experiments.curves import label_curve, point_table, scale_curve, selected_protocols
+from simmtm.experiments.forecasting import StudyBudget, run_folder
+from simmtm.experiments.records import RecordStore
+from simmtm.forecasting import nested_subset
+from simmtm.protocols import PROTOCOLS
+
+QUIET = dict(device="cpu", progress=False, log=lambda *a: None)
+BUDGET = StudyBudget(pretrain_epochs=1, pretrain_windows=32, finetune_epochs=1, finetune_windows=40, lr=1e-3,
+                     batch_size=16, patience=2)
+FULL = {"SimMTM": ("full", PROTOCOLS["full"]), "random init": ("full", PROTOCOLS["full"])}
+
+
+@pytest.fixture
+def setup(tmp_path):
+    values = synthetic_multivariate(500, 2, periods=(12.0, 48.0), seed=0)
+    frame = pd.DataFrame(values, columns=["a", "b"])
+    frame.insert(0, "date", pd.date_range("2021-01-01", periods=len(frame), freq="h").astype(str))
+    frame.to_csv(tmp_path / "src.csv", index=False)
+    cfg = get_preset("tiny", seq_len=32, batch_size=16)
+    return replace(cfg, encoder=replace(cfg.encoder, patch_len=8)), load_forecasting(tmp_path / "src.csv", seq_len=32)
+
+
+def test_nested_subsets_are_nested_sorted_and_the_same_every_call():
+    small, large = nested_subset(10, 3), nested_subset(10, 6)
+    assert set(small) <= set(large) and small == sorted(small) and len(set(large)) == 6
+    assert nested_subset(10, 3) == small and nested_subset(10, 10) == list(range(10))
+    with pytest.raises(ValueError, match="1 <= k <= n"):
+        nested_subset(5, 0)
+
+
+def test_budget_train_fraction_validates_and_stays_out_of_old_settings():
+    assert "train_fraction" not in StudyBudget().settings()
+    assert StudyBudget(train_fraction=0.25).settings()["train_fraction"] == 0.25
+    assert StudyBudget(finetune_windows=400, train_fraction=0.01).train_windows(10_000) == 4
+    assert StudyBudget(train_fraction=0.5).train_windows(31) == 16 and StudyBudget().train_windows(31) is None
+    for bad in (0.0, 1.5, float("nan")):
+        with pytest.raises(ValueError, match="train_fraction"):
+            StudyBudget(train_fraction=bad)
+
+
+def test_label_curve_trains_on_nested_subsets_shares_one_pretraining_and_resumes(setup, tmp_path, monkeypatch):
+    cfg, data = setup
+    real, seen = forecasting.finetune, []
+
+    def spy(*a, **k):
+        r = real(*a, **k)
+        seen.append((k["train_windows"], r["train_windows"]))
+        return r
+
+    monkeypatch.setattr(forecasting, "finetune", spy)
+    kw = dict(horizons=[8], seeds=[0], out=tmp_path / "lab.md", budget=BUDGET, protocols=FULL,
+              checkpoints=tmp_path / "ck", **QUIET)
+    summary = label_curve(cfg, data, data, [0.25, 1.0], **kw)
+    assert seen == [(10, 10), (10, 10), (None, 40), (None, 40)]  # 25 % of 40 windows, then all 40
+    pre = [RecordStore(run_folder(point_table(tmp_path / "lab.md", p, "full"))).records(unit="pretrain")
+           for p in ("labels25pct", "labels100pct")]
+    assert [len(p) for p in pre] == [1, 0]  # the first point's pre-training serves the second
+    row = summary["rows"][0]
+    assert row["SimMTM"]["train_windows"] == [10] and summary["complete"]
+    assert row["paired_test_diff"][0] == pytest.approx(row["SimMTM"]["test_mse"][0] - row["random init"]["test_mse"][0])
+    text = (tmp_path / "lab.md").read_text()
+    assert "| labels25pct | 8 | 10 |" in text and "a nested 25% of 40" in text
+    seen.clear()
+    label_curve(cfg, data, data, [0.25, 1.0], **kw)
+    assert seen == []  # every unit finished: nothing runs
+
+
+def test_scale_curve_runs_random_init_once_and_each_pretraining_budget(setup, tmp_path, monkeypatch):
+    import simmtm.pretraining as pretraining
+
+    cfg, data = setup
+    real_fit, epochs = pretraining.fit, []
+    monkeypatch.setattr(pretraining, "fit", lambda *a, **k: (epochs.append(k.get("epochs")), real_fit(*a, **k))[1])
+    summary = scale_curve(cfg, data, [(1, 32), (2, None)], horizons=[8], seeds=[0], out=tmp_path / "sc.md",
+                          budget=BUDGET, protocols=FULL, checkpoints=tmp_path / "ck", **QUIET)
+    assert len(epochs) == 2
+    assert len(RecordStore(run_folder(point_table(tmp_path / "sc.md", "random", "full"))).records(unit="finetune")) == 1
+    rows = {r["point"]: r for r in summary["rows"]}
+    assert set(rows) == {"pre1ep-32w", "pre2ep-allw"}
+    assert rows["pre1ep-32w"]["random init"]["test_mse"] == rows["pre2ep-allw"]["random init"]["test_mse"]
+    assert rows["pre1ep-32w"]["SimMTM"]["test_mse"] != rows["pre2ep-allw"]["SimMTM"]["test_mse"]
+    saved = json.loads((tmp_path / "sc.json").read_text())
+    assert saved["kind"] == "scale" and saved["complete"]
+
+
+def test_selected_protocols_are_read_from_a_selection(tmp_path):
+    rows = [{"protocol": "probe1", "init": "SimMTM", "spec": PROTOCOLS["probe1"].to_dict()},
+            {"protocol": "enc0.3", "init": "random init", "spec": PROTOCOLS["enc0.3"].to_dict()}]
+    (tmp_path / "sel.json").write_text(json.dumps({"selected": {"SimMTM": "probe1", "random init": "enc0.3"},
+                                                   "rows": rows, "complete": False}))
+    protocols, complete = selected_protocols(tmp_path / "sel.md")
+    assert protocols == {"SimMTM": ("probe1", PROTOCOLS["probe1"]), "random init": ("enc0.3", PROTOCOLS["enc0.3"])}
+    assert not complete
+    with pytest.raises(ValueError, match="not found"):
+        selected_protocols(tmp_path / "none.md")
+
+
+def test_cli_curve(setup, tmp_path, capsys):
+    from simmtm.cli import main
+
+    common = ["--preset", "tiny", "--data", str(tmp_path / "src.csv"), "--seq-len", "32", "--epochs", "1",
+              "--pretrain-windows", "32", "--finetune-windows", "32", "--finetune-epochs", "1", "--device", "cpu",
+              "--no-progress", "--checkpoints", str(tmp_path / "ck"), "--pred-lens", "8"]
+    assert main(["curve", "labels", *common, "--fractions", "0.5", "1", "--out", str(tmp_path / "c.md")]) == 0
+    assert "complete" in capsys.readouterr().out
+    assert np.isfinite(json.loads((tmp_path / "c.json").read_text())["rows"][0]["paired_test_diff"]["0"])
+    for bad in (["scale", "--scales", "1:x"], ["labels", "--fractions", "0"]):
+        with pytest.raises(SystemExit):
+            main(["curve", bad[0], *common, *bad[1:], "--out", str(tmp_path / "d.md")])
+        assert ("EPOCHS:WINDOWS" if bad[0] == "scale" else "must be in (0, 1]") in capsys.readouterr().err
+    assert main(["curve", "labels", *common, "--protocol", "full", "--protocols-from", "x.md"]) == 2
+    assert "not both" in capsys.readouterr().err
