@@ -230,6 +230,9 @@ def _demo_args(p):
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--pretrain-epochs", type=_positive, default=2)
     p.add_argument("--finetune-epochs", type=_positive, default=3)
+    p.add_argument("--labelled", type=_fraction, default=0.02,
+                   help="share of the training windows of the few-labels fine-tuning (default 0.02)")
+    p.add_argument("--labelled-epochs", type=_positive, default=10, help="its epochs (default 10)")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
 
@@ -237,7 +240,7 @@ def _demo(args):
     from simmtm.demo import run_demo
 
     run_demo(_writable(args.out, folder=True), pretrain_epochs=args.pretrain_epochs, finetune_epochs=args.finetune_epochs,
-             seed=args.seed, device=args.device, progress=not args.no_progress)
+             labelled=args.labelled, labelled_epochs=args.labelled_epochs, seed=args.seed, device=args.device, progress=not args.no_progress)
 
 
 def _presets_args(p):

@@ -125,3 +125,21 @@ def test_cli_curve(setup, tmp_path, capsys):
         assert ("EPOCHS:WINDOWS" if bad[0] == "scale" else "must be in (0, 1]") in capsys.readouterr().err
     assert main(["curve", "labels", *common, "--protocol", "full", "--protocols-from", "x.md"]) == 2
     assert "not both" in capsys.readouterr().err
+
+
+def test_plot_curve_draws_both_panels_from_the_json(setup, tmp_path):
+    import matplotlib
+    matplotlib.use("Agg")
+    from simmtm.experiments.curves import plot_curve
+
+    cfg, data = setup
+    label_curve(cfg, data, data, [0.5, 1.0], horizons=[8], seeds=[0], out=tmp_path / "lab.md", budget=BUDGET,
+                protocols=FULL, checkpoints=tmp_path / "ck", **QUIET)
+    saved = json.loads((tmp_path / "lab.json").read_text())
+    fig = plot_curve(saved, horizon=8)
+    left, right = fig.axes
+    assert "H = 8" in fig._suptitle.get_text() and "1 seed" in fig._suptitle.get_text()
+    assert "zoomed" in left.get_ylabel() and "SimMTM − random" in right.get_xlabel()
+    assert [t.get_text() for t in right.get_yticklabels()] == ["100 %", "50 %"]
+    with pytest.raises(ValueError, match="no rows at H = 96"):
+        plot_curve(saved, horizon=96)

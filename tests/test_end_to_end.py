@@ -86,11 +86,20 @@ def test_pretrain_then_finetune_beats_chance_on_real_eeg():
 def test_demo_runs_offline(tmp_path, capsys):
     from simmtm.demo import run_demo
 
-    result = run_demo(tmp_path, pretrain_epochs=1, finetune_epochs=1, stride=16, progress=False)
-    last = capsys.readouterr().out.strip().splitlines()[-1]
+    result = run_demo(tmp_path, pretrain_epochs=1, finetune_epochs=1, labelled=0.1, labelled_epochs=2, stride=16,
+                      progress=False)
+    out = capsys.readouterr().out
+    last = out.strip().splitlines()[-1]
     assert last.startswith("demo finished in ") and " s on " in last  # its own wall time and device, last
     assert (tmp_path / "reconstruction.png").stat().st_size > 10_000
     assert (tmp_path / "pretrained.pt").is_file()
     test = result["test"]
     assert np.isfinite([m["mse"] for m in test.values()]).all()
-    assert test["SimMTM pre-trained"]["mse"] < test["last value"]["mse"]
+    n = next(k for k in test if k.startswith("all ")).split(":")[0].split()[1]  # every training window
+    few = max(1, round(0.1 * int(n)))
+    assert set(test) == {f"all {n}: SimMTM pre-trained", f"all {n}: random init", f"{few} (10%): SimMTM pre-trained",
+                         f"{few} (10%): random init", "last value"}
+    assert test[f"all {n}: SimMTM pre-trained"]["mse"] < test["last value"]["mse"]
+    assert f"fine-tune [random init, {few} (10%) training windows, 2 epochs]" in out
+    with pytest.raises(ValueError, match="labelled must be a share"):
+        run_demo(tmp_path, labelled=0.0)

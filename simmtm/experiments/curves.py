@@ -226,6 +226,47 @@ def write_curve(out: str | Path, meta: dict, protocols: Protocols, *, inits: lis
     return summary
 
 
-def paired_table(summary: dict) -> dict[tuple[str, int], np.ndarray]:
-    """``{(point, horizon): per-seed SimMTM − random test MSE}`` for plotting."""
-    return {(r["point"], r["horizon"]): np.array(list(r.get("paired_test_diff", {}).values())) for r in summary["rows"]}
+def plot_curve(saved: dict, *, horizon: int, title: str = ""):
+    """Two panels from a curve's JSON (``out.json``) at ``horizon``: test MSE of each init against
+    the point (mean ± std over seeds, dots for one seed; zoomed axis, said under its label) and
+    the per-seed paired SimMTM − random difference around a zero line. Returns the figure."""
+    import matplotlib.pyplot as plt
+
+    from simmtm.plotting import arm_color, draw_paired_dots, legend_outside, mean_spread, seed_note, zoom_axis
+
+    rows = [r for r in saved["rows"] if r["horizon"] == horizon]
+    if not rows:
+        raise ValueError(f"no rows at H = {horizon}; horizons: {sorted({r['horizon'] for r in saved['rows']})}")
+    labels = saved["kind"] == "labels"
+    x = [r["train_fraction"] * 100 if labels else r["pretrain_epochs"] for r in rows]
+    names = [f"{v:g} %" if labels else f"{v} ep, {r['pretrain_windows'] or 'all'} w" for v, r in zip(x, rows)]
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(11, 3.8), gridspec_kw={"width_ratios": [1.3, 1]})
+    values, seeds = [], set()
+    for init in ("SimMTM", "random init"):
+        pts = [(xi, list(r[init]["test_mse"].values())) for xi, r in zip(x, rows) if r[init]["test_mse"]]
+        if not pts:
+            continue
+        seeds |= {len(v) for _, v in pts}
+        ms = [mean_spread(v) for _, v in pts]
+        values += [v for _, vs in pts for v in vs]
+        ax.errorbar([p for p, _ in pts], [m for m, _ in ms], yerr=[s or 0.0 for _, s in ms], marker="o", capsize=3,
+                    color=arm_color(init), label=init)
+        for p, vs in pts:
+            ax.scatter([p] * len(vs), vs, s=10, color=arm_color(init), alpha=0.4, lw=0)
+    ax.set_xscale("log")
+    ax.set_xticks(x, [f"{v:g}" for v in x])
+    ax.minorticks_off()
+    ax.set_xlabel("training windows fine-tuned on (% of the budget's, log scale)" if labels
+                  else "SimMTM pre-training epochs (log scale)")
+    ax.set_ylabel("test MSE (standardized)")
+    if values:
+        zoom_axis(ax, values)
+    legend_outside(ax, where="below", ncol=2)
+    n = max(seeds) if seeds else 0
+    diffs = {name: {int(s): d for s, d in r.get("paired_test_diff", {}).items()} for name, r in zip(names, rows)}
+    draw_paired_dots(ax2, diffs, labels=names, colors={name: arm_color("SimMTM") for name in names})
+    ax2.set_xlabel("test MSE: SimMTM − random init\n(< 0: pre-training helps; dots = seeds)")
+    fig.suptitle((title or f"{saved.get('settings', {}).get('source', '?')} -> "
+                  f"{saved.get('settings', {}).get('target', '?')}") + f", test split, H = {horizon} ({seed_note(n)})")
+    fig.tight_layout()
+    return fig
