@@ -712,6 +712,7 @@ def _classify(args):
 def _classify_files(args):
     from simmtm.own_classification import ClassifyBudget, classify_files
     from simmtm.pretrained import load_pretrained
+    from simmtm.protocols import get_protocol
 
     budget = ClassifyBudget(encoder=args.encoder, **{k: v for k, v in (
         ("pretrain_steps", args.pretrain_steps), ("finetune_epochs", args.finetune_epochs),
@@ -720,11 +721,12 @@ def _classify_files(args):
     encoder, enc_cfg = load_pretrained(args.source) if args.source else (None, None)
     if encoder is not None and enc_cfg.encoder.kind != args.encoder:
         raise ValueError(f"{args.source} holds a {enc_cfg.encoder.kind} encoder, not --encoder {args.encoder}")
-    print(f"budget: {budget.describe(pretraining=encoder is None)}")
+    protocol = get_protocol(args.protocol)
+    print(f"budget: {budget.describe(pretraining=encoder is None)}; fine-tuning protocol: {protocol.describe()}")
     classify_files(args.train, args.test, budget=budget, seed=args.seed, out=out, label_column=args.label_column,
                    length=args.length, lengths="pad" if args.pad else "resample", encoder=encoder,
                    encoder_cfg=enc_cfg, encoder_name=args.source, baselines=not args.no_baselines,
-                   device=args.device, progress=not args.no_progress)
+                   device=args.device, progress=not args.no_progress, protocol=protocol)
 
 
 def _predict_args(p):

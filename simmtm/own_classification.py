@@ -32,6 +32,7 @@ from simmtm.config import SimMTMConfig, get_preset
 from simmtm.data.formats import LabelMap, SeriesFormat, SeriesSet, read_series
 from simmtm.metrics import classification_metrics
 from simmtm.model import Classifier
+from simmtm.protocols import FinetuneProtocol
 
 ENCODERS = {"cnn": "Epilepsy", "resnet": "Epilepsy-ResNet"}  # the classification presets the encoders come from
 
@@ -140,10 +141,11 @@ def split(data: PreparedData, fraction: float, seed: int) -> dict[str, tuple[np.
 
 
 def train_pretrained(cfg: SimMTMConfig, budget: ClassifyBudget, splits: dict, n_classes: int, *, seed: int,
-                     device: str = "auto", encoder: nn.Module | None = None, log=print, progress: bool = False) -> dict:
+                     device: str = "auto", encoder: nn.Module | None = None, log=print, progress: bool = False,
+                     protocol: FinetuneProtocol | None = None) -> dict:
     """Pre-train SimMTM on the training part (unless ``encoder`` is given), then fine-tune
-    (:func:`simmtm.classification.finetune`). Returns its result plus ``pretrain_steps`` /
-    ``pretrain_seconds``."""
+    (:func:`simmtm.classification.finetune`, with ``protocol``: :mod:`simmtm.protocols`). Returns
+    its result plus ``pretrain_steps`` / ``pretrain_seconds``."""
     pre_steps, pre_seconds = 0, 0.0
     if encoder is None:
         x = splits["train"][0]
@@ -153,15 +155,17 @@ def train_pretrained(cfg: SimMTMConfig, budget: ClassifyBudget, splits: dict, n_
         model, pre = pretrain(cfg, x, device=device, epochs=epochs, seed=seed, progress=progress, log=quiet)
         encoder, pre_steps, pre_seconds = model.encoder, pre["steps"], pre["seconds"]
     r = finetune(cfg, splits, encoder=encoder, lr=budget.finetune_lr, batch_size=budget.batch_size,
-                 epochs=budget.finetune_epochs, device=device, seed=seed, n_classes=n_classes, log=None)
+                 epochs=budget.finetune_epochs, device=device, seed=seed, n_classes=n_classes, log=None,
+                 protocol=protocol)
     return {**r, "pretrain_steps": pre_steps, "pretrain_seconds": pre_seconds}
 
 
 def train_random(cfg: SimMTMConfig, budget: ClassifyBudget, splits: dict, n_classes: int, *, seed: int,
-                 device: str = "auto") -> dict:
-    """The same fine-tuning from a random initialisation."""
+                 device: str = "auto", protocol: FinetuneProtocol | None = None) -> dict:
+    """The same fine-tuning (and ``protocol``) from a random initialisation."""
     return finetune(cfg, splits, encoder=None, lr=budget.finetune_lr, batch_size=budget.batch_size,
-                    epochs=budget.finetune_epochs, device=device, seed=seed, n_classes=n_classes, log=None)
+                    epochs=budget.finetune_epochs, device=device, seed=seed, n_classes=n_classes, log=None,
+                    protocol=protocol)
 
 
 def baseline_1nn(splits: dict, data: PreparedData) -> dict:
@@ -255,14 +259,17 @@ def classify_files(train_path: str | Path, test_path: str | Path | None = None, 
                    encoder: nn.Module | None = None, encoder_cfg: SimMTMConfig | None = None,
                    encoder_name: str | None = None, baselines: bool = True, device: str = "auto",
                    log: Callable[[str], None] = print, progress: bool = False,
-                   record: Callable[[str, Callable[[], dict]], dict] | None = None) -> dict[str, Any]:
+                   record: Callable[[str, Callable[[], dict]], dict] | None = None,
+                   protocol: FinetuneProtocol | None = None) -> dict[str, Any]:
     """The ``classify`` command (module docstring). Returns a report: data notes, split sizes,
     and per method (``simmtm``, ``random init``, ``1-NN``) its validation and test accuracy.
 
     ``encoder`` (with its ``encoder_cfg``, e.g. from :func:`simmtm.pretrained.load_pretrained`)
     replaces pre-training. ``record(name, compute)`` lets a caller store or reuse each method's
     result (the resumable measurement); by default each is computed. ``out`` receives the SimMTM
-    classifier (computed, never read from a record)."""
+    classifier (computed, never read from a record). ``protocol`` (:mod:`simmtm.protocols`;
+    default full fine-tuning) trains SimMTM and random init alike."""
+    protocol = protocol or FinetuneProtocol()
     train = read_series(train_path, label_column=label_column)
     test = read_series(test_path, label_column=label_column) if test_path is not None else None
     data = prepare(train, test, length=length, lengths=lengths)
@@ -284,12 +291,13 @@ def classify_files(train_path: str | Path, test_path: str | Path | None = None, 
     report: dict[str, Any] = {"train": str(train_path), "test": None if test_path is None else str(test_path),
                               "notes": data.notes, "labels": list(data.labels.labels), "seed": seed,
                               "budget": asdict(budget), "n_train": len(splits["train"][1]),
+                              **({} if protocol.is_default else {"protocol": protocol.to_dict()}),
                               "n_val": len(splits["val"][1]), "input_format": fmt.to_dict(), "methods": {}}
 
     def simmtm() -> dict:
         t0 = time.perf_counter()
         result = train_pretrained(cfg, budget, splits, K, seed=seed, device=device, encoder=encoder, log=log,
-                                  progress=progress)
+                                  progress=progress, protocol=protocol)
         summary = _summary(result, time.perf_counter() - t0)
         if encoder_name:
             summary["encoder"] = encoder_name
@@ -297,7 +305,7 @@ def classify_files(train_path: str | Path, test_path: str | Path | None = None, 
             model = result["model"].cpu()
             model.labels, model.input_format = data.labels.labels, fmt
             info = {"train": str(train_path), "label_column": label_column, "seed": seed,
-                    "budget": budget.describe(pretraining=encoder is None),
+                    "budget": budget.describe(pretraining=encoder is None), "protocol": protocol.describe(),
                     "val_accuracy": result["val_accuracy"], "notes": data.notes}
             path = save_classifier(out, model, replace(cfg, seq_len=fmt.length), data.labels, fmt,
                                    metrics=result["test"] or {}, info=info)
@@ -312,7 +320,7 @@ def classify_files(train_path: str | Path, test_path: str | Path | None = None, 
         def random_init() -> dict:
             t = time.perf_counter()
             return _summary(train_random(replace(cfg, seq_len=fmt.length), budget, splits, K, seed=seed,
-                                         device=device), time.perf_counter() - t)
+                                         device=device, protocol=protocol), time.perf_counter() - t)
 
         report["methods"]["random init"] = record("random init", random_init)
         log(_line("random init, fine-tuned (same budget)", report["methods"]["random init"]))

@@ -362,3 +362,17 @@ def test_encoder_used_at_another_length_says_so(capsys):
     finetune(cfg, {"train": (x, y), "val": (x, y)}, encoder=build_encoder(cfg), epochs=1, device="cpu")
     lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("note:")]
     assert lines == ["note: the encoder was trained on series of 178 steps and is fine-tuned here on 40 steps"]
+
+
+def test_classify_own_files_with_a_protocol_trains_both_inits_with_it(tmp_path, capsys, monkeypatch):
+    import simmtm.own_classification as own
+
+    seen = []
+    real = own.finetune
+    monkeypatch.setattr(own, "finetune", lambda *a, **k: (seen.append((k["encoder"] is None, k["protocol"].name)),
+                                                          real(*a, **k))[1])
+    train, test = toy_files(tmp_path)
+    assert main(["classify", "--train", str(train), "--out", str(tmp_path / "c.pt"), "--protocol", "probe1",
+                 *TINY]) == 0
+    assert seen == [(False, "probe1-full"), (True, "probe1-full")]  # SimMTM, then random init, both probed
+    assert "fine-tuning protocol: linear probing (1 head-only epoch(s)" in capsys.readouterr().out
