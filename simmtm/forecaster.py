@@ -26,7 +26,7 @@ import torch
 from simmtm.build import build_forecaster
 from simmtm.checkpoint import read_checkpoint
 from simmtm.config import SimMTMConfig
-from simmtm.data.timestamps import future_dates, infer_frequency, parse_dates, same_frequency
+from simmtm.data.dates import future_dates, infer_frequency, parse_dates, same_frequency
 from simmtm.device import resolve_device
 
 STEP_INDEX = "step"  # the index name of forecasts for data without dates
@@ -152,7 +152,7 @@ class FittedForecaster:
             raise ValueError("the data has no rows")
         name = date_column or self.spec.date_column or "date"
         if name in data.columns:
-            index = parse_dates(data[name], name)
+            index = parse_dates(data[name], name=name)
         elif date_column is not None:
             raise ValueError(f"no date column {date_column!r} in the data (columns: {list(map(str, data.columns))})")
         elif isinstance(data.index, pd.DatetimeIndex):
@@ -186,7 +186,7 @@ class FittedForecaster:
         if len(bad):
             row = end - L + int(bad[0])
             where = f" ({index[row]})" if isinstance(index, pd.DatetimeIndex) else ""
-            raise ValueError(f"the input window holds NaN or infinite values, first at row {row + 1}{where} "
+            raise ValueError(f"the input window holds NaN or infinite values, first at row {row} (line {row + 2}){where} "
                              f"({len(bad)} rows); impute them first")
         return window
 
@@ -231,7 +231,7 @@ class FittedForecaster:
             freq = index.freq.freqstr if index.freq is not None else self.spec.freq
             if freq is None:
                 raise ValueError("one date is not enough to infer the frequency, and the model does not record one")
-            return pd.DatetimeIndex(future_dates(index[end - 1], freq, H), name=index.name)
+            return pd.DatetimeIndex(future_dates(index[end - 1:end], H, freq), name=index.name)
         return pd.RangeIndex(index[end - 1] + 1, index[end - 1] + 1 + H, name=index.name)
 
     def locate(self, index: pd.Index, at) -> int:
@@ -271,7 +271,7 @@ class FittedForecaster:
         actual = values[end:end + H]
         bad = np.flatnonzero(~np.isfinite(actual).all(axis=1))
         if len(bad):
-            raise ValueError(f"the actual values after --at hold NaN or infinite values, first at row {end + int(bad[0]) + 1}")
+            raise ValueError(f"the actual values after --at hold NaN or infinite values, first at row {end + int(bad[0])} (line {end + int(bad[0]) + 2})")
         forecast = self.forecast_window(window)
         last = np.repeat(window[-1:], H, axis=0)
         cols = list(self.spec.columns)

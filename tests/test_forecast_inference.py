@@ -12,7 +12,7 @@ from simmtm.cli import main
 from simmtm.config import get_preset
 from simmtm.data import synthetic_multivariate
 from simmtm.data.forecasting import load_forecasting
-from simmtm.data.timestamps import future_dates, infer_frequency, parse_dates
+from simmtm.data.dates import future_dates, infer_frequency, parse_dates
 from simmtm.forecaster import FittedForecaster, ForecastSpec
 from simmtm.forecasting import finetune
 from simmtm.recipes import budget_name, default_preset
@@ -65,7 +65,7 @@ def test_forecast_dates_continue_the_file(freq):
 def test_frequency_of_a_dated_index_and_the_next_dates():
     dates = pd.DatetimeIndex(["2020-01-31 23:45", "2020-02-01 00:00", "2020-02-01 00:15"])
     assert infer_frequency(dates) == "15min"
-    assert list(future_dates(dates[-1], "15min", 2)) == [pd.Timestamp("2020-02-01 00:30"), pd.Timestamp("2020-02-01 00:45")]
+    assert list(future_dates(dates, 2, "15min")) == [pd.Timestamp("2020-02-01 00:30"), pd.Timestamp("2020-02-01 00:45")]
     frame = series_frame(60).set_index("date")  # a DatetimeIndex instead of a date column
     assert untrained().predict(frame).index[0] == frame.index[-1] + pd.Timedelta("1h")
 
@@ -84,13 +84,13 @@ def test_unsorted_repeated_or_irregular_dates_are_refused_with_the_row(fault, ro
     frame["date"] = dates
     with pytest.raises(ValueError) as refused:
         untrained().predict(frame)
-    assert words in str(refused.value) and f"row {row} (" in str(refused.value)
+    assert words in str(refused.value) and f"row {row - 1} (line {row + 1}," in str(refused.value)
 
 
 def test_a_value_that_is_not_a_date_is_named():
     frame = series_frame(60).astype({"date": str})
     frame.loc[4, "date"] = "yesterday"
-    with pytest.raises(ValueError, match="row 5 \\('yesterday'\\) is not a date"):
+    with pytest.raises(ValueError, match="row 4 \\(line 6\\) is not a time stamp: 'yesterday'"):
         parse_dates(frame["date"])
 
 
@@ -279,8 +279,8 @@ BAD = {
     "old checkpoint": (["--from", "old.pt"], "older simmtm"),
     "missing column": (["--data", "nocol.csv"], "lacks column(s) ['temp']"),
     "too few rows": (["--data", "short.csv"], f"needs {L} rows of input"),
-    "NaN in the window": (["--data", "nan.csv"], "NaN or infinite values, first at row 398"),
-    "unsorted dates": (["--data", "unsorted.csv"], "not in increasing order: row 2"),
+    "NaN in the window": (["--data", "nan.csv"], "NaN or infinite values, first at row 397 (line 399)"),
+    "unsorted dates": (["--data", "unsorted.csv"], "not in increasing order: row 1 (line 3,"),
     "unknown date column": (["--date-column", "when"], "has no 'when' column"),
     "--at not a date of the file": (["--at", "1999-01-01"], "no row has that date"),
     "--at too late": (["--at", "2021-01-17 14:00"], "rows after it, a backtest of H=8 needs 8"),

@@ -16,6 +16,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from simmtm.data.dates import parse_dates
+
 TIME_COLUMNS = ("timestamp", "date", "time", "datetime")
 LABEL_COLUMNS = ("is_anomaly", "label", "anomaly")
 
@@ -47,12 +49,7 @@ def _time_column(df: pd.DataFrame) -> str | None:
 def _parse_times(column: pd.Series, name: str) -> pd.Index:
     if pd.api.types.is_numeric_dtype(column):
         return pd.Index(column.to_numpy())
-    times = pd.to_datetime(column, errors="coerce")
-    if times.isna().any():
-        bad = int(times.isna().sum())
-        raise ValueError(f"time column {name!r} has {bad} value(s) that are not dates (first at row "
-                         f"{int(np.flatnonzero(times.isna())[0])})")
-    return pd.DatetimeIndex(times)
+    return parse_dates(column, name=name)
 
 
 def read_frame(df: pd.DataFrame) -> SeriesFrame:

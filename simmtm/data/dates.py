@@ -5,11 +5,14 @@ order or repeated time stamps silently scramble that series; gaps (missing steps
 :func:`check_dates` says which of these a date column has; loaders refuse the first two (or
 repair them, :func:`repair_dates`, when asked) and report the third.
 
-Row numbers are 0-based data rows (the first row after a CSV's header is row 0, on line 2 of
-the file). Used by :func:`simmtm.data.forecasting.load_forecasting`; :func:`infer_step` and
+Row numbers are 0-based data rows with the file's line beside them (the first row after a
+CSV's header is row 0, on line 2 of the file). Used by
+:func:`simmtm.data.forecasting.load_forecasting`; :func:`infer_frequency`, :func:`infer_step` and
 :func:`future_dates` serve forecasting on a user's data (time stamps of the predicted steps).
 """
 from __future__ import annotations
+
+import warnings
 
 from dataclasses import dataclass
 from typing import Any
@@ -88,26 +91,29 @@ def _ns(index: pd.DatetimeIndex) -> np.ndarray:
 
 def parse_dates(values: Any, *, name: str = "date") -> pd.DatetimeIndex:
     """Parse a column of time stamps (strings, numbers of a known format, datetimes) into a
-    DatetimeIndex; ValueError naming the first row that does not parse."""
+    DatetimeIndex named ``name``; ValueError naming the first row that does not parse."""
     if isinstance(values, pd.DatetimeIndex):
         return values
     series = pd.Series(values).reset_index(drop=True)
     if pd.api.types.is_datetime64_any_dtype(series):
-        return pd.DatetimeIndex(series)
+        return pd.DatetimeIndex(series, name=name)
     try:
-        try:
-            parsed = pd.to_datetime(series, errors="coerce")
-        except ValueError:  # stamps with different UTC offsets: compare them in UTC
-            parsed = pd.to_datetime(series, errors="coerce", utc=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # "could not infer format": the bad row is reported below
+            try:
+                parsed = pd.to_datetime(series, errors="coerce")
+            except ValueError:  # stamps with different UTC offsets: compare them in UTC
+                parsed = pd.to_datetime(series, errors="coerce", utc=True)
     except (ValueError, TypeError, OverflowError) as err:
         raise ValueError(f"the {name} column does not hold time stamps ({' '.join(str(err).split())})") from None
     bad = np.flatnonzero(parsed.isna().to_numpy())
     if len(bad):
         row = int(bad[0])
-        raise ValueError(f"the {name} column: row {row} (line {row + 2}) is not a time stamp: {series.iloc[row]!r}")
+        raise ValueError(f"the {name} column: row {row} (line {row + 2}) is not a time stamp: {series.iloc[row]!r} "
+                         f"({len(bad)} such row(s); --date-column names another column)")
     if getattr(parsed.dt, "tz", None) is not None:
         parsed = parsed.dt.tz_convert("UTC").dt.tz_localize(None)
-    return pd.DatetimeIndex(parsed)
+    return pd.DatetimeIndex(parsed, name=name)
 
 
 def infer_step(dates: Any) -> pd.Timedelta | None:
@@ -172,9 +178,56 @@ def repair_dates(frame: pd.DataFrame, column: str = "date") -> tuple[pd.DataFram
     return kept.iloc[order].reset_index(drop=True), report
 
 
-def future_dates(dates: Any, n: int) -> pd.DatetimeIndex:
-    """The ``n`` stamps after the last of ``dates`` at its inferred step (ValueError if no step)."""
+def infer_frequency(dates: Any, name: str = "date") -> str:
+    """The pandas frequency alias of sorted, regular dates (``15min``, ``h``, ``D``, ``MS``, ...),
+    calendar steps included (months, business days), which :func:`infer_step` cannot express.
+
+    Raises:
+        ValueError: fewer than 2 dates; a date not after the one before (unsorted or repeated);
+            a step that differs from the file's (a gap or an extra row), naming the first such row.
+    """
+    dates = parse_dates(dates, name=name)
+    if len(dates) < 2:
+        raise ValueError(f"the {name} column: at least 2 dates are needed to infer a frequency, got {len(dates)}")
+    steps = dates[1:] - dates[:-1]
+    back = np.flatnonzero(steps <= pd.Timedelta(0))
+    if len(back):
+        i = int(back[0]) + 1  # the offending row
+        how = "repeats" if steps[i - 1] == pd.Timedelta(0) else "is earlier than"
+        raise ValueError(f"the {name} column is not in increasing order: row {i} (line {i + 2}, {dates[i]}) {how} "
+                         f"row {i - 1} ({dates[i - 1]}); sort the file by date and drop repeated rows")
+    if len(dates) == 2:
+        return pd.tseries.frequencies.to_offset(steps[0]).freqstr
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pandas 3 announces infer_freq's future return type
+        freq = pd.infer_freq(dates)
+    if freq is not None:
+        return getattr(freq, "freqstr", freq)
+    if (steps == steps[0]).all():
+        return pd.tseries.frequencies.to_offset(steps[0]).freqstr
+    usual = infer_step(dates)
+    i = int(np.flatnonzero(steps != usual)[0]) + 1
+    raise ValueError(f"the {name} column is irregular: row {i} (line {i + 2}, {dates[i]}) comes {steps[i - 1]} after "
+                     f"row {i - 1}, the file's step is {usual}; fill the gap or drop the extra row first")
+
+
+def same_frequency(a: str, b: str) -> bool:
+    """Whether two pandas aliases step by the same amount (``D`` and ``24h`` do; ``MS`` only equals itself)."""
+    off_a, off_b = pd.tseries.frequencies.to_offset(a), pd.tseries.frequencies.to_offset(b)
+    if off_a == off_b:
+        return True
+    try:
+        return pd.Timedelta(off_a) == pd.Timedelta(off_b)
+    except (ValueError, TypeError):
+        return False
+
+
+def future_dates(dates: Any, n: int, freq: str | None = None) -> pd.DatetimeIndex:
+    """The ``n`` stamps after the last of ``dates``: at ``freq`` (a pandas alias, calendar steps
+    included) if given, else at the inferred step (ValueError if there is none)."""
     index = parse_dates(dates)
+    if freq is not None:
+        return pd.date_range(index.max(), periods=n + 1, freq=freq)[1:]
     step = infer_step(index)
     if step is None:
         raise ValueError("cannot infer a sampling step from fewer than two distinct time stamps")

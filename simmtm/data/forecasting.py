@@ -23,9 +23,8 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from simmtm.data.dates import checked_frame
+from simmtm.data.dates import checked_frame, infer_frequency, parse_dates
 from simmtm.data.textfile import check_text_file
-from simmtm.data.timestamps import infer_frequency, parse_dates
 from simmtm.data.windows import SlidingWindows
 from simmtm.data.roots import CANDIDATES, data_root
 
@@ -199,7 +198,7 @@ def load_forecasting(name_or_path: str | Path, root: str | Path | None = None, *
     data.features, data.date_column = features, date_column if dated else None
     if dated:
         try:
-            data.freq = infer_frequency(parse_dates(frame[date_column], date_column), date_column)
+            data.freq = infer_frequency(parse_dates(frame[date_column], name=date_column), date_column)
         except ValueError:  # training does not need regular dates; forecasting past the end will say why
             data.freq = None
     return data
