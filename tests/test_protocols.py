@@ -345,3 +345,22 @@ def test_cli_protocols_and_study_protocol(setup, tmp_path, capsys):
     assert "head_epochs must be >= 1" in capsys.readouterr().err
     assert main(["protocols", *common, "--protocols", "bogus", "--out", str(tmp_path / "y.md")]) == 2
     assert "unknown protocol preset 'bogus'" in capsys.readouterr().err
+
+
+def test_while_a_seed_runs_the_selection_uses_the_seeds_every_protocol_finished(tmp_path):
+    from simmtm.experiments.protocols import summarise
+    from simmtm.experiments.records import RecordStore
+
+    protocols = {"full": PROTOCOLS["full"], "probe1": PROTOCOLS["probe1"]}
+    done = {("full", 0): 0.30, ("full", 1): 0.40, ("probe1", 0): 0.32, ("probe1", 1): 0.36, ("full", 2): 0.10}
+    for (name, seed), val in done.items():
+        RecordStore(run_folder(protocol_table(tmp_path / "sel.md", name))).put(
+            {"unit": "finetune", "seed": seed, "horizon": 8, "init": "random init"},
+            {"val_mse": val, "best_epoch": 1, "epochs_run": 2, "seconds": 1.0})
+    s = summarise(tmp_path / "sel.md", protocols, seeds=[0, 1, 2], inits=["random init"])
+    # seed 2 is finished by full only: the choice is made over seeds 0 and 1 (full 0.35, probe1 0.34)
+    assert s["selected"] == {"random init": "probe1"} and s["selected_over_seeds"] == {"random init": [0, 1]}
+    assert not s["complete"]
+    # a protocol with no finished seed yet is left out of the provisional choice; nothing finished: no choice
+    assert summarise(tmp_path / "sel.md", protocols, seeds=[2], inits=["random init"])["selected"] == {"random init": "full"}
+    assert summarise(tmp_path / "sel.md", protocols, seeds=[3], inits=["random init"])["selected"] == {"random init": None}

@@ -45,7 +45,7 @@ def selected_protocols(selection: str | Path) -> tuple[Protocols, bool]:
     out = {}
     for init, name in saved["selected"].items():
         if name is None:
-            raise ValueError(f"{path}: no protocol has every seed finished for {init} yet")
+            raise ValueError(f"{path}: no seed is finished by every protocol for {init} yet")
         spec = next(r["spec"] for r in saved["rows"] if r["protocol"] == name and r["init"] == init)
         out[init] = (name, FinetuneProtocol.from_dict(spec))
     return out, bool(saved["complete"])

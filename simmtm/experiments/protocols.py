@@ -66,8 +66,10 @@ def summarise(out: str | Path, protocols: dict[str, FinetuneProtocol], *, seeds:
               inits: list[str]) -> dict:
     """Validation MSE per protocol and init from the records alone: ``{"rows": [one per
     (protocol, init) with per-seed values, mean, std, best epochs, wall time, missing seeds],
-    "selected": {init: protocol name or None}, "complete": bool}``. An init's selection is the
-    lowest mean validation MSE among the protocols with every seed finished for it."""
+    "selected": {init: protocol name or None}, "selected_over_seeds": {init: seeds}, "complete":
+    bool}``. An init's selection is the lowest mean validation MSE over the seeds that every
+    started protocol has finished for it (all of them once complete; a provisional choice while a
+    seed or a protocol is still running, None before that)."""
     rows, commands = [], []
     for name, protocol in protocols.items():
         store = RecordStore(run_folder(protocol_table(out, name)))
@@ -83,12 +85,16 @@ def summarise(out: str | Path, protocols: dict[str, FinetuneProtocol], *, seeds:
                          "epochs_run": {s: found[s]["epochs_run"] for s in done},
                          "seconds": float(sum(found[s].get("seconds", 0.0) for s in done)),
                          "missing_seeds": [s for s in seeds if s not in found]})
-    selected = {}
+    selected, over = {}, {}
     for init in inits:
-        full = [r for r in rows if r["init"] == init and not r["missing_seeds"]]
-        selected[init] = min(full, key=lambda r: r["mean"])["protocol"] if full else None
-    return {"rows": rows, "selected": selected, "complete": all(not r["missing_seeds"] for r in rows),
-            "commands": list(dict.fromkeys(commands))}
+        mine = [r for r in rows if r["init"] == init and r["val_mse"]]  # protocols with a finished seed
+        # the seeds every such protocol has finished: the whole list once complete, fewer while a seed is running
+        common = [s for s in seeds if all(s in r["val_mse"] for r in mine)]
+        over[init] = common
+        score = lambda r: float(np.mean([r["val_mse"][s] for s in common]))  # noqa: E731
+        selected[init] = min(mine, key=score)["protocol"] if common and mine else None
+    return {"rows": rows, "selected": selected, "selected_over_seeds": over,
+            "complete": all(not r["missing_seeds"] for r in rows), "commands": list(dict.fromkeys(commands))}
 
 
 def write_selection(out: str | Path, protocols: dict[str, FinetuneProtocol], *, horizon: int, seeds: list[int],
@@ -168,9 +174,11 @@ def render_selection(summary: dict, settings: dict, *, horizon: int, seeds: list
     for init in inits:
         choice = summary["selected"][init]
         if choice is None:
-            lines.append(f"- {init}: no protocol has every seed finished yet.")
+            lines.append(f"- {init}: no seed is finished by every protocol yet.")
         else:
             r = by[(choice, init)]
-            lines.append(f"- {init}: selected **{choice}** (val MSE {r['mean']:.4f} over {len(r['val_mse'])} seed(s))"
+            common = summary["selected_over_seeds"][init]
+            mean = float(np.mean([r["val_mse"][s] for s in common]))
+            lines.append(f"- {init}: selected **{choice}** (val MSE {mean:.4f} over seed(s) {', '.join(map(str, common))})"
                          + ("" if summary["complete"] else "; provisional, units still to run"))
     return "\n".join(lines) + "\n"
