@@ -249,8 +249,10 @@ def plot_curve(saved: dict, *, horizon: int, title: str = ""):
         seeds |= {len(v) for _, v in pts}
         ms = [mean_spread(v) for _, v in pts]
         values += [v for _, vs in pts for v in vs]
-        ax.errorbar([p for p, _ in pts], [m for m, _ in ms], yerr=[s or 0.0 for _, s in ms], marker="o", capsize=3,
-                    color=arm_color(init), label=init)
+        flat = not labels and init == "random init"  # the same reference at every pre-training budget
+        ax.errorbar([p for p, _ in pts], [m for m, _ in ms], yerr=[s or 0.0 for _, s in ms], marker="" if flat else "o",
+                    capsize=3, color=arm_color(init), ls="--" if flat else "-",
+                    label="random init (no pre-training: one reference)" if flat else init)
         for p, vs in pts:
             ax.scatter([p] * len(vs), vs, s=10, color=arm_color(init), alpha=0.4, lw=0)
     ax.set_xscale("log")
