@@ -2,7 +2,7 @@
 forecasting beside a randomly initialised twin with the same budget, twice: on every training
 window and on a small labelled part of them (``labelled``, a nested subset), where pre-training
 is meant to pay. Reports test MSE / MAE (models selected on validation MSE) beside the
-last-value forecast. Runs in about a minute on a 2-core CPU.
+last-value forecast. Runs in about two minutes on a 2-core CPU.
 """
 from __future__ import annotations
 
