@@ -24,6 +24,46 @@ def shared_file(relative: str) -> Path:
     return path
 
 
+def hourly_csv(path: Path, rows: int, channels: int, *, seed: int = 0, columns: list[str] | None = None):
+    """Write a synthetic hourly series (a ``date`` column, then ``columns``, default ``c0, c1, ...``)
+    as a CSV at ``path``; returns the frame."""
+    import pandas as pd
+
+    from simmtm.data import synthetic_multivariate
+
+    values = synthetic_multivariate(rows, channels, periods=(12.0, 48.0), seed=seed)
+    frame = pd.DataFrame(values, columns=columns or [f"c{i}" for i in range(channels)])
+    frame.insert(0, "date", pd.date_range("2021-01-01", periods=rows, freq="h").astype(str))
+    frame.to_csv(path, index=False)
+    return frame
+
+
+def tiny_patch_cfg():
+    """The tiny preset on 32-step inputs, batch 16, patch tokens of 8 steps (the studies' test model)."""
+    from dataclasses import replace
+
+    cfg = get_preset("tiny", seq_len=32, batch_size=16)
+    return replace(cfg, encoder=replace(cfg.encoder, patch_len=8))
+
+
+def interrupt_on_call(monkeypatch, owner, name: str, n: int, check=None) -> tuple:
+    """Patch ``owner.name`` so that its ``n``-th call raises KeyboardInterrupt (a Ctrl-C) and every
+    other call runs the real one (after ``check(*args, **kwargs)``, if given). Returns ``(real,
+    calls)``: the real function, to restore it, and the list that counts the calls."""
+    real, calls = getattr(owner, name), []
+
+    def wrapped(*args, **kwargs):
+        if check is not None:
+            check(*args, **kwargs)
+        calls.append(1)
+        if len(calls) == n:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(owner, name, wrapped)
+    return real, calls
+
+
 @pytest.fixture(autouse=True)
 def _seed():
     torch.manual_seed(0)

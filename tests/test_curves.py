@@ -3,21 +3,19 @@ pre-training shared by every fraction, random init run once for the scale curve,
 skips finished units, the selected protocols read from a selection, and the table's paired
 difference computed from the records."""
 import json
-from dataclasses import replace
 
 import numpy as np
-import pandas as pd
 import pytest
 
 import simmtm.forecasting as forecasting
-from simmtm.config import get_preset
-from simmtm.data import synthetic_multivariate
 from simmtm.data.forecasting import load_forecasting
 from simmtm.experiments.curves import label_curve, point_table, scale_curve, selected_protocols
 from simmtm.experiments.forecasting import StudyBudget, run_folder
 from simmtm.experiments.records import RecordStore
 from simmtm.forecasting import nested_subset
 from simmtm.protocols import PROTOCOLS
+
+from conftest import hourly_csv, tiny_patch_cfg
 
 QUIET = dict(device="cpu", progress=False, log=lambda *a: None)
 BUDGET = StudyBudget(pretrain_epochs=1, pretrain_windows=32, finetune_epochs=1, finetune_windows=40, lr=1e-3,
@@ -27,12 +25,8 @@ FULL = {"SimMTM": ("full", PROTOCOLS["full"]), "random init": ("full", PROTOCOLS
 
 @pytest.fixture
 def setup(tmp_path):
-    values = synthetic_multivariate(500, 2, periods=(12.0, 48.0), seed=0)
-    frame = pd.DataFrame(values, columns=["a", "b"])
-    frame.insert(0, "date", pd.date_range("2021-01-01", periods=len(frame), freq="h").astype(str))
-    frame.to_csv(tmp_path / "src.csv", index=False)
-    cfg = get_preset("tiny", seq_len=32, batch_size=16)
-    return replace(cfg, encoder=replace(cfg.encoder, patch_len=8)), load_forecasting(tmp_path / "src.csv", seq_len=32)
+    hourly_csv(tmp_path / "src.csv", 500, 2, columns=["a", "b"])
+    return tiny_patch_cfg(), load_forecasting(tmp_path / "src.csv", seq_len=32)
 
 
 def test_nested_subsets_are_nested_sorted_and_the_same_every_call():

@@ -26,7 +26,7 @@ import pandas as pd
 import pytest
 import torch
 
-from conftest import shared_file
+from conftest import interrupt_on_call, shared_file
 from simmtm import folderlock
 from simmtm.atomic import atomic_write_text, temp_path
 from simmtm.build import build_forecaster, build_simmtm
@@ -148,15 +148,7 @@ PRETRAIN = ["pretrain", *TINY, "--epochs", "3", "--out", "ck/p.pt"]
 def _interrupt_after_first_epoch(monkeypatch):
     import simmtm.pretraining as pretraining
 
-    real, calls = pretraining.pretrain_one_epoch, []
-
-    def epoch(*args, **kwargs):
-        calls.append(1)
-        if len(calls) == 2:
-            raise KeyboardInterrupt  # Ctrl-C during epoch 1
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(pretraining, "pretrain_one_epoch", epoch)
+    real, _ = interrupt_on_call(monkeypatch, pretraining, "pretrain_one_epoch", 2)  # Ctrl-C during epoch 1
     return lambda: monkeypatch.setattr(pretraining, "pretrain_one_epoch", real)
 
 

@@ -3,10 +3,8 @@ epochs and then trains it; the encoder-lr ratio reaches the optimizer's paramete
 default is today's fine-tuning; a study with a protocol resumes and skips finished units; the
 selection runs on validation only; errors name the field."""
 import json
-from dataclasses import replace
 
 import numpy as np
-import pandas as pd
 import pytest
 import torch
 
@@ -22,6 +20,8 @@ from simmtm.experiments.protocols import protocol_table, select_protocols
 from simmtm.experiments.records import RecordStore
 from simmtm.protocols import PROTOCOLS, FinetuneProtocol, get_protocol, parameter_groups, training_view
 from simmtm.resume import ResumeState, load_resume_state, previous_path, resume_path
+
+from conftest import hourly_csv, interrupt_on_call, tiny_patch_cfg
 
 QUIET = dict(device="cpu", progress=False, log=lambda *a: None)
 TINY = PROTOCOLS["tiny"]  # one head epoch, encoder lr = 0.5 x the head's
@@ -170,15 +170,7 @@ def test_interrupted_probe_then_full_resumes_bit_for_bit_in_its_phase(tmp_path, 
     encoder = build_forecaster(cfg, 8).encoder
     kw = dict(protocol=protocol, epochs=2, patience=5)
     whole = finetune_tiny(cfg, data, encoder, tmp_path / "whole.pt", **kw)
-    real, calls = forecasting.train_one_epoch, []
-
-    def dying(*a, **k):
-        calls.append(1)
-        if len(calls) == 2:
-            raise KeyboardInterrupt
-        return real(*a, **k)
-
-    monkeypatch.setattr(forecasting, "train_one_epoch", dying)
+    real, _ = interrupt_on_call(monkeypatch, forecasting, "train_one_epoch", 2)
     with pytest.raises(KeyboardInterrupt):
         finetune_tiny(cfg, data, encoder, tmp_path / "part.pt", **kw)
     monkeypatch.setattr(forecasting, "train_one_epoch", real)
@@ -218,12 +210,8 @@ BUDGET = StudyBudget(pretrain_epochs=1, pretrain_windows=32, finetune_epochs=2, 
 
 @pytest.fixture
 def setup(tmp_path):
-    values = synthetic_multivariate(600, 2, periods=(12.0, 48.0), seed=0)
-    frame = pd.DataFrame(values, columns=["a", "b"])
-    frame.insert(0, "date", pd.date_range("2021-01-01", periods=len(frame), freq="h").astype(str))
-    frame.to_csv(tmp_path / "src.csv", index=False)
-    cfg = get_preset("tiny", seq_len=32, batch_size=16)
-    return replace(cfg, encoder=replace(cfg.encoder, patch_len=8)), load_forecasting(tmp_path / "src.csv", seq_len=32)
+    hourly_csv(tmp_path / "src.csv", 600, 2, columns=["a", "b"])
+    return tiny_patch_cfg(), load_forecasting(tmp_path / "src.csv", seq_len=32)
 
 
 def _study(cfg, data, root, **kw):
@@ -234,16 +222,10 @@ def _study(cfg, data, root, **kw):
 def test_a_study_with_a_protocol_resumes_and_skips_finished_units(setup, tmp_path, monkeypatch):
     cfg, data = setup
     unbroken = _study(cfg, data, tmp_path / "a")
-    real, calls = forecasting.finetune, []
-
-    def dying(*a, **k):
+    def uses_the_protocol(*a, **k):
         assert k["protocol"] == TINY
-        calls.append(1)
-        if len(calls) == 3:
-            raise KeyboardInterrupt
-        return real(*a, **k)
 
-    monkeypatch.setattr(forecasting, "finetune", dying)
+    real, calls = interrupt_on_call(monkeypatch, forecasting, "finetune", 3, check=uses_the_protocol)
     with pytest.raises(KeyboardInterrupt):
         _study(cfg, data, tmp_path / "b")
     assert len(RecordStore(run_folder(tmp_path / "b" / "t.md")).records(unit="finetune")) == 2

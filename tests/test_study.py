@@ -3,16 +3,16 @@ and ends with the records of an unbroken one; the recipe sweep never evaluates t
 import json
 from dataclasses import replace
 
-import pandas as pd
 import pytest
 
 import simmtm.forecasting as forecasting
 from simmtm.config import get_preset
-from simmtm.data import synthetic_multivariate
 from simmtm.data.forecasting import load_forecasting
 from simmtm.experiments.forecasting import (StudyBudget, apply_overrides, render_table, run_folder, strip_timing,
                                             study, sweep)
 from simmtm.experiments.records import RecordStore
+
+from conftest import hourly_csv, interrupt_on_call, tiny_patch_cfg
 
 BUDGET = StudyBudget(pretrain_epochs=2, pretrain_windows=48, finetune_epochs=2, finetune_windows=48, lr=1e-3,
                      batch_size=16, patience=2)
@@ -25,18 +25,13 @@ def same(records):
 
 
 def _data(tmp_path, name, n_channels, seed):
-    values = synthetic_multivariate(700, n_channels, periods=(12.0, 48.0), seed=seed)
-    frame = pd.DataFrame(values, columns=[f"c{i}" for i in range(n_channels)])
-    frame.insert(0, "date", pd.date_range("2021-01-01", periods=len(frame), freq="h").astype(str))
-    frame.to_csv(tmp_path / f"{name}.csv", index=False)
+    hourly_csv(tmp_path / f"{name}.csv", 700, n_channels, seed=seed)
     return load_forecasting(tmp_path / f"{name}.csv", seq_len=32)
 
 
 @pytest.fixture
 def setup(tmp_path):
-    cfg = get_preset("tiny", seq_len=32, batch_size=16)
-    cfg = replace(cfg, encoder=replace(cfg.encoder, patch_len=8))
-    return cfg, _data(tmp_path, "src", 3, 0), _data(tmp_path, "dst", 2, 1)
+    return tiny_patch_cfg(), _data(tmp_path, "src", 3, 0), _data(tmp_path, "dst", 2, 1)
 
 
 def _run(cfg, src, dst, root, **kw):
@@ -50,15 +45,7 @@ def test_killed_study_resumes_to_the_unbroken_records(setup, tmp_path, monkeypat
     assert len([r for r in unbroken if r["key"]["unit"] == "pretrain"]) == 2
 
     # Kill the second run during its fifth fine-tuning unit (seed 1's first), after seed 1's pre-training.
-    real, calls = forecasting.finetune, []
-
-    def dying(*args, **kwargs):
-        calls.append(1)
-        if len(calls) == 5:
-            raise KeyboardInterrupt
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(forecasting, "finetune", dying)
+    real, calls = interrupt_on_call(monkeypatch, forecasting, "finetune", 5)
     with pytest.raises(KeyboardInterrupt):
         _run(cfg, src, dst, tmp_path / "b")
     store = RecordStore(run_folder(tmp_path / "b" / "t.md"))

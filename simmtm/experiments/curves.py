@@ -24,8 +24,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
-
 from simmtm.config import SimMTMConfig
 from simmtm.data.forecasting import ForecastingData
 from simmtm.experiments.forecasting import INITS, StudyBudget, _describe, study
@@ -116,9 +114,9 @@ def scale_curve(cfg: SimMTMConfig, data: ForecastingData, scales: Iterable[tuple
     scales, horizons, seeds = [(int(e), w) for e, w in scales], list(horizons), list(seeds)
     if not scales:
         raise ValueError("give at least one pre-training budget")
-    for name, init in (("SimMTM", "SimMTM"), ("random init", "random init")):
+    for init in INITS:
         if init not in protocols:
-            raise ValueError(f"no protocol given for {name}")
+            raise ValueError(f"no protocol given for {init}")
     reuse = None
     if pretrained_from is not None:
         theirs = RecordStore(run_folder(Path(pretrained_from))).settings().get("budget", {})
