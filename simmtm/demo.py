@@ -22,7 +22,7 @@ from simmtm.data import SlidingWindows, synthetic_multivariate
 from simmtm.data.forecasting import from_array
 from simmtm.engine import (evaluate_forecaster, evaluate_pretrain, fit, make_loader, pretrain_one_epoch,
                            resolve_device, train_one_epoch)
-from simmtm.forecasting import nested_subset
+from simmtm.forecasting import nested_subset, subset_size
 from simmtm.plotting import plot_reconstruction
 
 mse = torch.nn.functional.mse_loss
@@ -81,7 +81,7 @@ def run_demo(out_dir: str | Path = "results/demo", *, horizon: int = 24, pretrai
     # 3. Fine-tune for forecasting: pre-trained encoder vs random init, same budget.
     ds_train = Subset(SlidingWindows(train, L, horizon), range(0, len(train) - L - horizon + 1, stride))
     ds_val, ds_test = SlidingWindows(val, L, horizon), SlidingWindows(test, L, horizon)
-    k = max(1, round(labelled * len(ds_train)))
+    k = subset_size(labelled, len(ds_train))
     parts = {f"all {len(ds_train)}": (ds_train, finetune_epochs),
              f"{k} ({labelled:.0%})": (Subset(ds_train, nested_subset(len(ds_train), k)), labelled_epochs)}
     evaluation = {name: make_loader(ds, 128, shuffle=False, device=dev) for name, ds in (("val", ds_val), ("test", ds_test))}

@@ -37,6 +37,11 @@ def _subsample(ds, max_windows: int | None, seed: int):
     return Subset(ds, np.linspace(0, len(ds) - 1, max_windows).round().astype(int).tolist())
 
 
+def subset_size(fraction: float, n: int) -> int:
+    """How many of ``n`` windows a share ``fraction`` in (0, 1] keeps: rounded, at least one."""
+    return max(1, int(round(fraction * n)))
+
+
 def nested_subset(n: int, k: int) -> list[int]:
     """``k`` of ``n`` positions, sorted: the first ``k`` of one fixed permutation (seed 0), so the
     subsets for growing ``k`` are nested and every seed and init sees the same ones."""
@@ -67,7 +72,7 @@ def finetune(cfg: SimMTMConfig, data: ForecastingData, horizon: int, *, encoder:
              head_dropout: float = 0.0, amp_dtype: torch.dtype | None = None, max_windows: int | None = None,
              seed: int = 0, checkpoint: str | Path | None = None, resume: bool = False, evaluate_test: bool = True,
              progress: bool = True, log=print, protocol: FinetuneProtocol | None = None,
-             train_windows: int | None = None) -> dict:
+             train_fraction: float = 1.0) -> dict:
     """Fine-tune a forecaster (from ``encoder`` if given, deep-copied so that the caller's model is
     untouched and can serve the next fine-tune; else random init) on ``data`` for ``horizon``
     steps: full fine-tuning, MSE loss, early stopping on validation MSE, then the test split once
@@ -80,9 +85,9 @@ def finetune(cfg: SimMTMConfig, data: ForecastingData, horizon: int, *, encoder:
     columns, dates: :class:`simmtm.forecaster.ForecastSpec`). Under torchrun it runs data-parallel (every process a
     shard of each split, sums reduced, logs and the checkpoint from process 0). ``protocol``
     (:mod:`simmtm.protocols`; default full fine-tuning at one lr) can train the head alone
-    first and give the encoder a smaller lr; ``epochs`` counts the full phase. ``train_windows``
-    (label scarcity) trains on a nested subset (:func:`nested_subset`) of that many of the training
-    windows; validation keeps its ``max_windows``."""
+    first and give the encoder a smaller lr; ``epochs`` counts the full phase. ``train_fraction``
+    (label scarcity) trains on a nested subset (:func:`nested_subset`) of that share of the
+    training windows; validation keeps its ``max_windows``."""
     protocol = protocol or FinetuneProtocol()
     if resume and checkpoint is None:
         raise ValueError("resume=True needs the checkpoint path of the run to resume")
@@ -99,8 +104,9 @@ def finetune(cfg: SimMTMConfig, data: ForecastingData, horizon: int, *, encoder:
     splits = {"train": _subsample(data.windows("train", horizon, cfg.seq_len), max_windows, seed),
               "val": _subsample(data.windows("val", horizon, cfg.seq_len), max_windows, seed),
               "test": data.windows("test", horizon, cfg.seq_len)}
-    if train_windows is not None and train_windows < len(splits["train"]):
-        splits["train"] = Subset(splits["train"], nested_subset(len(splits["train"]), train_windows))
+    if train_fraction < 1.0:
+        n = len(splits["train"])
+        splits["train"] = Subset(splits["train"], nested_subset(n, subset_size(train_fraction, n)))
     step_model, sampler = model, None
     if W > 1:  # data-parallel: each process a shard; val/test sums are reduced across processes
         torch.manual_seed(rank_seed(seed))

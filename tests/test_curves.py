@@ -12,7 +12,7 @@ from simmtm.data.forecasting import load_forecasting
 from simmtm.experiments.curves import label_curve, point_table, scale_curve, selected_protocols
 from simmtm.experiments.forecasting import StudyBudget, run_folder
 from simmtm.experiments.records import RecordStore
-from simmtm.forecasting import nested_subset
+from simmtm.forecasting import nested_subset, subset_size
 from simmtm.protocols import PROTOCOLS
 
 from conftest import hourly_csv, tiny_patch_cfg
@@ -40,8 +40,7 @@ def test_nested_subsets_are_nested_sorted_and_the_same_every_call():
 def test_budget_train_fraction_validates_and_stays_out_of_old_settings():
     assert "train_fraction" not in StudyBudget().settings()
     assert StudyBudget(train_fraction=0.25).settings()["train_fraction"] == 0.25
-    assert StudyBudget(finetune_windows=400, train_fraction=0.01).train_windows(10_000) == 4
-    assert StudyBudget(train_fraction=0.5).train_windows(31) == 16 and StudyBudget().train_windows(31) is None
+    assert subset_size(0.01, 400) == 4 and subset_size(0.5, 31) == 16 and subset_size(0.001, 31) == 1
     for bad in (0.0, 1.5, float("nan")):
         with pytest.raises(ValueError, match="train_fraction"):
             StudyBudget(train_fraction=bad)
@@ -53,14 +52,14 @@ def test_label_curve_trains_on_nested_subsets_shares_one_pretraining_and_resumes
 
     def spy(*a, **k):
         r = real(*a, **k)
-        seen.append((k["train_windows"], r["train_windows"]))
+        seen.append((k["train_fraction"], r["train_windows"]))
         return r
 
     monkeypatch.setattr(forecasting, "finetune", spy)
     kw = dict(horizons=[8], seeds=[0], out=tmp_path / "lab.md", budget=BUDGET, protocols=FULL,
               checkpoints=tmp_path / "ck", **QUIET)
     summary = label_curve(cfg, data, data, [0.25, 1.0], **kw)
-    assert seen == [(10, 10), (10, 10), (None, 40), (None, 40)]  # 25 % of 40 windows, then all 40
+    assert seen == [(0.25, 10), (0.25, 10), (1.0, 40), (1.0, 40)]  # 25 % of 40 windows, then all 40
     pre = [RecordStore(run_folder(point_table(tmp_path / "lab.md", p, "full"))).records(unit="pretrain")
            for p in ("labels25pct", "labels100pct")]
     assert [len(p) for p in pre] == [1, 0]  # the first point's pre-training serves the second

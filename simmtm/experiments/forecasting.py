@@ -71,13 +71,6 @@ class StudyBudget:
             del out["train_fraction"]
         return out
 
-    def train_windows(self, available: int) -> int | None:
-        """How many of ``available`` training windows fine-tuning trains on (None = all of the
-        ``finetune_windows`` budget)."""
-        if self.train_fraction == 1.0:
-            return None
-        return max(1, int(round(self.train_fraction * min(available, self.finetune_windows or available))))
-
 
 BUDGETS: dict[str, StudyBudget] = {
     # The official scripts: 50 pre-training epochs on every window, fine-tuning lr 1e-4, batch 32.
@@ -255,7 +248,7 @@ def study(pre_cfg: SimMTMConfig, pre_data: ForecastingData, target: ForecastingD
                          head_dropout=budget.head_dropout, max_windows=budget.finetune_windows, seed=seed,
                          checkpoint=ckpt_dir / f"finetune_seed{seed}_H{key['horizon']}_{key['init'].replace(' ', '_')}.pt",
                          resume=True, evaluate_test=evaluate_test, progress=progress, log=log, protocol=protocol,
-                         train_windows=budget.train_windows(len(target.windows("train", key["horizon"], pre_cfg.seq_len))))
+                         train_fraction=budget.train_fraction)
             record = store.put(key, {"test": r["test"], "val_mse": r["val_mse"], "best_epoch": r["best_epoch"],
                                      "train_windows": r["train_windows"],
                                      "epochs_run": len(r["history"]), "history": r["history"],
