@@ -10,7 +10,7 @@ import pytest
 import simmtm.forecasting as forecasting
 from simmtm.data.forecasting import load_forecasting
 from simmtm.experiments.curves import label_curve, point_table, scale_curve, selected_protocols
-from simmtm.experiments.forecasting import StudyBudget, run_folder
+from simmtm.experiments.forecasting import StudyBudget, run_folder, serving_pretraining
 from simmtm.experiments.records import RecordStore
 from simmtm.forecasting import nested_subset, subset_size
 from simmtm.protocols import PROTOCOLS
@@ -44,6 +44,13 @@ def test_budget_train_fraction_validates_and_stays_out_of_old_settings():
     for bad in (0.0, 1.5, float("nan")):
         with pytest.raises(ValueError, match="train_fraction"):
             StudyBudget(train_fraction=bad)
+
+
+def test_serving_pretraining_is_the_given_table_else_the_first_study_with_simmtm(tmp_path):
+    given, first = tmp_path / "given.md", tmp_path / "first.md"
+    assert serving_pretraining(given, first, ["SimMTM"]) == given
+    assert serving_pretraining(None, first, ["random init"]) is None  # random init pre-trains nothing
+    assert serving_pretraining(None, first, ["SimMTM", "random init"]) == first
 
 
 def test_label_curve_trains_on_nested_subsets_shares_one_pretraining_and_resumes(setup, tmp_path, monkeypatch):

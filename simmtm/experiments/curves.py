@@ -26,7 +26,7 @@ from pathlib import Path
 
 from simmtm.config import SimMTMConfig
 from simmtm.data.forecasting import ForecastingData
-from simmtm.experiments.forecasting import INITS, StudyBudget, _describe, study
+from simmtm.experiments.forecasting import INITS, StudyBudget, _describe, serving_pretraining, study
 from simmtm.experiments.records import RecordStore, atomic_write_text, dump_json, mean_std, run_folder
 from simmtm.protocols import FinetuneProtocol
 
@@ -97,8 +97,7 @@ def label_curve(cfg: SimMTMConfig, source: ForecastingData, target: ForecastingD
             study(cfg, source, target, horizons, seeds, out=table, budget=bud, device=device, checkpoints=checkpoints,
                   inits=members, pretrained_from=shared, progress=progress, command=command, log=log,
                   protocol=protocol)
-            if shared is None and "SimMTM" in members:
-                shared = table  # its pre-training units serve every later point
+            shared = serving_pretraining(shared, table, members)
         write_curve(out, meta, protocols, inits=inits, horizons=horizons, seeds=seeds, command=command)
     return write_curve(out, meta, protocols, inits=inits, horizons=horizons, seeds=seeds, command=command)
 
@@ -140,28 +139,40 @@ def scale_curve(cfg: SimMTMConfig, data: ForecastingData, scales: Iterable[tuple
     return write_curve(out, meta, protocols, inits=list(INITS), horizons=horizons, seeds=seeds, command=command)
 
 
-def _finetunes(out: Path, point: str, protocol: str, init: str) -> dict[tuple[int, int], dict]:
-    """``{(horizon, seed): record}`` of one init's fine-tuning units at a point."""
-    store = RecordStore(run_folder(point_table(out, point, protocol)))
-    return {(r["key"]["horizon"], r["key"]["seed"]): r for r in store.records(unit="finetune", init=init)}
+def _folder_of(meta: dict, point: str, init: str) -> str:
+    """The point whose run folder holds ``init``'s units: random init's reference for a scale curve."""
+    return "random" if meta["kind"] == "scale" and init == "random init" else point
+
+
+def read_points(out: str | Path, meta: dict, protocols: Protocols, inits: list[str]) -> dict[tuple[str, str], dict]:
+    """``{(point, protocol name): {"settings": ..., "finetunes": [records]}}`` for every run folder
+    the curve's rows need, each folder read once."""
+    out, found = Path(out), {}
+    for point in meta["points"]:
+        for init in inits:
+            where = (_folder_of(meta, point, init), protocols[init][0])
+            if where not in found:
+                store = RecordStore(run_folder(point_table(out, *where)))
+                found[where] = {"settings": store.settings(), "finetunes": store.records(unit="finetune")}
+    return found
 
 
 def curve_summary(out: str | Path, meta: dict, protocols: Protocols, *, inits: list[str], horizons: list[int],
-                  seeds: list[int]) -> dict:
-    """One row per (point, horizon) from the records alone: per init the validation and test MSE
-    per seed, mean and std, the pairwise SimMTM − random test difference, and the seeds still to run."""
-    out = Path(out)
+                  seeds: list[int], folders: dict | None = None) -> dict:
+    """One row per (point, horizon) from the records alone (``folders``: :func:`read_points`, read
+    here if not given): per init the validation and test MSE per seed, mean and std, the pairwise
+    SimMTM − random test difference, and the seeds still to run."""
+    folders = read_points(out, meta, protocols, inits) if folders is None else folders
     rows = []
     for point, values in meta["points"].items():
         for h in horizons:
             row = {"point": point, **values, "horizon": h, "missing": {}}
-            per_init = {}
             for init in inits:
                 name = protocols[init][0]
-                found = _finetunes(out, "random" if meta["kind"] == "scale" and init == "random init" else point,
-                                   name, init)
+                found = {(r["key"]["horizon"], r["key"]["seed"]): r
+                         for r in folders[(_folder_of(meta, point, init), name)]["finetunes"]
+                         if r["key"]["init"] == init}
                 done = {s: found[(h, s)] for s in seeds if (h, s) in found}
-                per_init[init] = done
                 row[init] = {"protocol": name, "val_mse": {s: r["val_mse"] for s, r in done.items()},
                              "test_mse": {s: r["test"]["mse"] for s, r in done.items()},
                              "train_windows": sorted({r.get("train_windows") for r in done.values()} - {None}),
@@ -187,14 +198,11 @@ def write_curve(out: str | Path, meta: dict, protocols: Protocols, *, inits: lis
                 seeds: list[int], command: str = "") -> dict:
     """``out`` (markdown) and ``out.json`` from the records of every point's studies."""
     out = Path(out)
-    summary = curve_summary(out, meta, protocols, inits=inits, horizons=horizons, seeds=seeds)
-    settings = {}
-    for point in meta["points"]:
-        for name, _ in protocols.values():
-            settings = settings or RecordStore(run_folder(point_table(out, point, name))).settings()
-    commands = sorted({r["command"] for p in meta["points"] for n, _ in protocols.values()
-                       for r in RecordStore(run_folder(point_table(out, p, n))).records(unit="finetune")
-                       if r.get("command")} | ({command} if command else set()))
+    folders = read_points(out, meta, protocols, inits)
+    summary = curve_summary(out, meta, protocols, inits=inits, horizons=horizons, seeds=seeds, folders=folders)
+    settings = next((f["settings"] for f in folders.values() if f["settings"]), {})
+    commands = sorted({r["command"] for f in folders.values() for r in f["finetunes"] if r.get("command")}
+                      | ({command} if command else set()))
     atomic_write_text(out.with_suffix(".json"), dump_json({"seeds": seeds, "horizons": horizons, "settings": settings,
                                                            "commands": commands, **summary}))
     what = "label curve (share of the training windows fine-tuning trains on)" if meta["kind"] == "labels" else \

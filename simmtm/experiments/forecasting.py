@@ -179,6 +179,15 @@ def _shared_pretraining(other: Path, cfg: SimMTMConfig, data: ForecastingData, b
     return store, Path(checkpoints) / other.stem
 
 
+def serving_pretraining(shared: str | Path | None, table: str | Path, inits: Iterable[str]) -> Path | None:
+    """The study whose pre-training units serve the next studies of a sequence (a protocol grid,
+    a curve's points): ``shared`` if given, else ``table`` once it has fine-tuned SimMTM (and so
+    pre-trained), else still None."""
+    if shared is not None:
+        return Path(shared)
+    return Path(table) if "SimMTM" in inits else None
+
+
 def study(pre_cfg: SimMTMConfig, pre_data: ForecastingData, target: ForecastingData, horizons: Iterable[int],
           seeds: Iterable[int], *, out: str | Path, budget: StudyBudget, device: str = "auto",
           checkpoints: str | Path = "checkpoints/studies", inits: Iterable[str] = INITS, evaluate_test: bool = True,

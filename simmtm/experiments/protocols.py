@@ -22,7 +22,7 @@ import numpy as np
 
 from simmtm.config import SimMTMConfig
 from simmtm.data.forecasting import ForecastingData
-from simmtm.experiments.forecasting import INITS, StudyBudget, _describe, study
+from simmtm.experiments.forecasting import INITS, StudyBudget, _describe, serving_pretraining, study
 from simmtm.experiments.records import RecordStore, atomic_write_text, dump_json, mean_std, run_folder
 from simmtm.protocols import FinetuneProtocol
 
@@ -56,8 +56,7 @@ def select_protocols(cfg: SimMTMConfig, source: ForecastingData, target: Forecas
         study(cfg, source, target, [horizon], seeds, out=protocol_table(out, name), budget=budget, device=device,
               checkpoints=checkpoints, inits=inits, evaluate_test=False, pretrained_from=shared, progress=progress,
               command=command, log=log, protocol=protocol)
-        if shared is None and "SimMTM" in inits:
-            shared = protocol_table(out, name)  # its pre-training units serve the other protocols
+        shared = serving_pretraining(shared, protocol_table(out, name), inits)
         write_selection(out, protocols, horizon=horizon, seeds=seeds, inits=inits, command=command)
     return write_selection(out, protocols, horizon=horizon, seeds=seeds, inits=inits, command=command)
 
