@@ -24,16 +24,22 @@ def shared_file(relative: str) -> Path:
     return path
 
 
-def hourly_csv(path: Path, rows: int, channels: int, *, seed: int = 0, columns: list[str] | None = None):
+def hourly_csv(path: Path, rows: int, channels: int, *, seed: int = 0, columns: list[str] | None = None,
+               dates=None, nan_at: tuple[int, int] | None = None):
     """Write a synthetic hourly series (a ``date`` column, then ``columns``, default ``c0, c1, ...``)
-    as a CSV at ``path``; returns the frame."""
+    as a CSV at ``path``; returns the frame. ``dates``: the date column's values (default hourly
+    from 2021-01-01; False: no date column). ``nan_at``: (row, channel) left empty."""
     import pandas as pd
 
     from simmtm.data import synthetic_multivariate
 
     values = synthetic_multivariate(rows, channels, periods=(12.0, 48.0), seed=seed)
+    if nan_at is not None:
+        values[nan_at] = float("nan")
     frame = pd.DataFrame(values, columns=columns or [f"c{i}" for i in range(channels)])
-    frame.insert(0, "date", pd.date_range("2021-01-01", periods=rows, freq="h").astype(str))
+    if dates is not False:
+        frame.insert(0, "date", pd.date_range("2021-01-01", periods=rows, freq="h").astype(str)
+                     if dates is None else dates)
     frame.to_csv(path, index=False)
     return frame
 

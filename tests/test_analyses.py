@@ -1,17 +1,17 @@
 """The analyses: each ablation switch changes exactly what it names; the sweep runner skips
 finished records; limited-label subsets are stratified and nested."""
 import numpy as np
-import pandas as pd
 import pytest
 import torch
 
 from simmtm.build import build_pretrainer, build_simmtm
 from simmtm.experiments.classification import label_fractions
 from simmtm.config import get_preset
-from simmtm.data import synthetic_multivariate
 from simmtm.experiments.analyses import ABLATIONS, analyse, plot_analysis, variants
 from simmtm.losses import reconstruction_loss
 from simmtm.masking import mask_views
+
+from conftest import hourly_csv
 
 CFG = get_preset("tiny", seq_len=32, n_channels=2)
 
@@ -95,10 +95,7 @@ def test_variants_name_what_they_change():
 def test_runner_skips_finished_records(tmp_path, monkeypatch):
     import simmtm.forecasting as forecasting
 
-    values = synthetic_multivariate(600, 2, periods=(12.0, 48.0), seed=0)
-    frame = pd.DataFrame(values, columns=["a", "b"])
-    frame.insert(0, "date", pd.date_range("2021-01-01", periods=600, freq="h").astype(str))
-    frame.to_csv(tmp_path / "d.csv", index=False)
+    frame = hourly_csv(tmp_path / "d.csv", 600, 2, columns=["a", "b"])
     kw = dict(root=None, out=tmp_path / "a.md", pretrain_epochs=1, finetune_epochs=1, lr=1e-3, horizons=(8,),
               pretrain_windows=32, finetune_windows=32, device="cpu", log=lambda *a: None)
     first = analyse(str(tmp_path / "d.csv"), "views", CFG, [0], values=[1, 2], **kw)
@@ -119,10 +116,7 @@ def test_runner_skips_finished_records(tmp_path, monkeypatch):
 def test_forecasting_horizons_share_one_pretraining_and_can_be_added_later(tmp_path, monkeypatch):
     import simmtm.forecasting as forecasting
 
-    values = synthetic_multivariate(600, 2, periods=(12.0, 48.0), seed=0)
-    frame = pd.DataFrame(values, columns=["a", "b"])
-    frame.insert(0, "date", pd.date_range("2021-01-01", periods=600, freq="h").astype(str))
-    frame.to_csv(tmp_path / "d.csv", index=False)
+    frame = hourly_csv(tmp_path / "d.csv", 600, 2, columns=["a", "b"])
     calls = {"pretrain": 0, "finetune": []}
     real_pretrain, real_finetune = forecasting.pretrain, forecasting.finetune
 
@@ -157,10 +151,7 @@ def test_forecasting_horizons_share_one_pretraining_and_can_be_added_later(tmp_p
 def test_ablate_command_writes_the_table_and_its_records(tmp_path):
     from simmtm.cli import main
 
-    values = synthetic_multivariate(900, 3, periods=(12.0, 48.0), seed=0)
-    frame = pd.DataFrame(values, columns=["a", "b", "c"])
-    frame.insert(0, "date", pd.date_range("2021-01-01", periods=900, freq="h").astype(str))
-    frame.to_csv(tmp_path / "d.csv", index=False)
+    frame = hourly_csv(tmp_path / "d.csv", 900, 3, columns=["a", "b", "c"])
     out = tmp_path / "abl.md"
     argv = ["ablate", "--task", str(tmp_path / "d.csv"), "--analysis", "ablation", "--values", "full", "no-constraint",
             "--preset", "tiny", "--seeds", "0", "--pretrain-epochs", "1", "--finetune-epochs", "1", "--horizon", "8",

@@ -26,14 +26,13 @@ import pandas as pd
 import pytest
 import torch
 
-from conftest import interrupt_on_call, shared_file
+from conftest import hourly_csv, interrupt_on_call, shared_file
 from simmtm import folderlock
 from simmtm.atomic import atomic_write_text, temp_path
 from simmtm.build import build_forecaster, build_simmtm
 from simmtm.checkpoint import save_checkpoint
 from simmtm.cli import main
 from simmtm.config import CNNConfig, SimMTMConfig, TransformerConfig, get_preset
-from simmtm.data import synthetic_multivariate
 from simmtm.data.dates import check_dates, future_dates, infer_step, repair_dates
 from simmtm.data.forecasting import load_forecasting
 from simmtm.resume import resume_path
@@ -46,12 +45,7 @@ STUDY = ["study", *TINY, "--epochs", "1", "--finetune-epochs", "1", "--pred-len"
 
 
 def _csv(path, rows=400, channels=3, dates=None):
-    values = synthetic_multivariate(rows, channels, periods=(12.0, 48.0), seed=0)
-    frame = pd.DataFrame(values, columns=[f"c{i}" for i in range(channels)])
-    if dates is not False:
-        frame.insert(0, "date", dates if dates is not None else pd.date_range("2021-01-01", periods=rows, freq="h").astype(str))
-    frame.to_csv(path, index=False)
-    return frame
+    return hourly_csv(path, rows, channels, dates=dates)
 
 
 def _run(argv, capsys):

@@ -3,7 +3,6 @@ import os
 import pickle
 
 import numpy as np
-import pandas as pd
 import pytest
 import torch
 
@@ -11,13 +10,12 @@ from simmtm.build import build_forecaster, build_simmtm
 from simmtm.checkpoint import FORMAT_VERSION, load_pretrained_encoder, read_checkpoint, save_checkpoint
 from simmtm.cli import main
 from simmtm.config import get_preset
-from simmtm.data import synthetic_multivariate
 from simmtm.data.classification import load_tfc_split
 from simmtm.data.memmap import convert_tfc
 from simmtm.resume import load_resume_state
 from simmtm.serialization import UnsafeFileError
 
-from conftest import shared_file
+from conftest import hourly_csv, shared_file
 
 
 class _Payload:
@@ -91,12 +89,7 @@ def test_format_version_and_kind_are_checked(tmp_path):
 # --- the command line -----------------------------------------------------------------------------
 
 def _csv(path, rows=400, channels=3, nan=False):
-    values = synthetic_multivariate(rows, channels, periods=(12.0, 48.0), seed=0)
-    if nan:
-        values[10, 1] = np.nan
-    frame = pd.DataFrame(values, columns=[f"c{i}" for i in range(channels)])
-    frame.insert(0, "date", pd.date_range("2021-01-01", periods=rows, freq="h").astype(str))
-    frame.to_csv(path, index=False)
+    hourly_csv(path, rows, channels, nan_at=(10, 1) if nan else None)
     return str(path)
 
 
