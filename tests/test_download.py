@@ -28,7 +28,37 @@ def test_fetch_verifies_checksum(tmp_path, server):
     assert dl.sha256sum(path) == digest
     with pytest.raises(ValueError, match="checksum mismatch"):
         dl.fetch(url, tmp_path / "bad.csv", "0" * 64, progress=False)
-    assert not (tmp_path / "bad.csv").exists() and not (tmp_path / "bad.csv.part").exists()
+    assert not list(tmp_path.glob("bad.csv*"))  # neither the file nor its temp file
+
+
+def test_a_full_disk_is_named_as_such_and_leaves_no_temp_file(tmp_path, server, monkeypatch):
+    import errno
+
+    class FullDisk:
+        def __init__(self, path, mode):
+            self.file = open(path, mode)
+
+        def write(self, block):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.file.close()
+
+    url, digest = server
+    monkeypatch.setattr(dl, "open", FullDisk, raising=False)  # the module's open, not the test's
+    with pytest.raises(OSError, match="no space left on device") as info:
+        dl.fetch(url, tmp_path / "out" / "f.csv", digest, progress=False)
+    assert not isinstance(info.value, ConnectionError) and "f.csv" in str(info.value)
+    assert not list((tmp_path / "out").iterdir())
+
+
+def test_temp_names_are_unique_per_download(tmp_path):
+    from simmtm.atomic import temp_path
+
+    assert temp_path(tmp_path / "f.csv") != temp_path(tmp_path / "f.csv")
 
 
 def test_offline_error_is_clear(tmp_path):
@@ -71,7 +101,7 @@ def test_archive_extraction_and_verification(tmp_path, monkeypatch):
     bad = dl.RemoteArchive(url, "Bad", {"train.pt": "0" * 64})
     with pytest.raises(ValueError, match="checksum mismatch for train.pt"):
         dl.download_archive(bad, tmp_path / "data", progress=False)
-    assert not (tmp_path / "data" / "Bad" / "train.pt").exists()
+    assert not list((tmp_path / "data" / "Bad").iterdir())  # nor a temp file
     with pytest.raises(ValueError, match="lacks"):
         dl.download_archive(dl.RemoteArchive(url, "X", {"val.pt": None}), tmp_path / "data", progress=False)
     httpd.shutdown()

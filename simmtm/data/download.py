@@ -2,14 +2,20 @@
 SHA-256 check. Nothing here runs on import; ``python -m simmtm download NAME`` calls it."""
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
+import shutil
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
 from tqdm.auto import tqdm
+
+from simmtm.atomic import temp_path, write_failed
+
+LOCAL_WRITE_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EACCES)
 
 
 @dataclass(frozen=True)
@@ -79,15 +85,19 @@ def download_archive(archive: RemoteArchive, root: str | Path = "data", *, progr
             paths = []
             for member, digest in archive.members.items():
                 dest = folder / member
-                with zf.open(names[member]) as src, open(dest.with_name(member + ".part"), "wb") as out:
-                    out.write(src.read())
-                got = sha256sum(dest.with_name(member + ".part"))
-                if digest is not None and got != digest:
-                    dest.with_name(member + ".part").unlink()
-                    raise ValueError(f"checksum mismatch for {member} of {archive.url}: expected {digest}, got {got}")
+                tmp = temp_path(dest)  # unique: two downloads into one folder never share a temp file
+                try:
+                    with zf.open(names[member]) as src, open(tmp, "wb") as out:
+                        shutil.copyfileobj(src, out, 1 << 20)
+                    got = sha256sum(tmp)
+                    if digest is not None and got != digest:
+                        raise ValueError(f"checksum mismatch for {member} of {archive.url}: expected {digest}, "
+                                         f"got {got}")
+                    os.replace(tmp, dest)
+                finally:
+                    tmp.unlink(missing_ok=True)
                 if digest is None:
                     warnings.warn(f"{dest}: no published checksum to verify against (sha256 {got})")
-                os.replace(dest.with_name(member + ".part"), dest)
                 paths.append(dest)
     return paths
 
@@ -106,23 +116,27 @@ def fetch(url: str, dest: str | Path, sha256: str | None = None, *, progress: bo
     checksum mismatch."""
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(dest.name + ".part")
+    tmp = temp_path(dest)  # unique: two downloads of one file never write the same temp file
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response, open(tmp, "wb") as out:
-            total = int(response.headers.get("Content-Length") or 0) or None
-            with tqdm(total=total, unit="B", unit_scale=True, desc=dest.name, disable=not progress) as bar:
-                for block in iter(lambda: response.read(1 << 16), b""):
-                    out.write(block)
-                    bar.update(len(block))
-    except (urllib.error.URLError, OSError) as exc:
-        tmp.unlink(missing_ok=True)
-        raise ConnectionError(f"could not download {url}: {exc}. Are you offline? Place the file at {dest} by hand.") from exc
-    if sha256 is not None:
-        got = sha256sum(tmp)
-        if got != sha256:
-            tmp.unlink(missing_ok=True)
-            raise ValueError(f"checksum mismatch for {url}: expected sha256 {sha256}, got {got}")
-    os.replace(tmp, dest)
+        try:
+            with urllib.request.urlopen(url, timeout=timeout) as response, open(tmp, "wb") as out:
+                total = int(response.headers.get("Content-Length") or 0) or None
+                with tqdm(total=total, unit="B", unit_scale=True, desc=dest.name, disable=not progress) as bar:
+                    for block in iter(lambda: response.read(1 << 16), b""):
+                        out.write(block)
+                        bar.update(len(block))
+        except OSError as exc:  # URLError, timeouts and resets are OSErrors too
+            if not isinstance(exc, urllib.error.URLError) and exc.errno in LOCAL_WRITE_ERRORS:
+                raise write_failed(dest, exc) from exc  # our disk, not the network
+            raise ConnectionError(f"could not download {url}: {exc}. Are you offline? "
+                                  f"Place the file at {dest} by hand.") from exc
+        if sha256 is not None:
+            got = sha256sum(tmp)
+            if got != sha256:
+                raise ValueError(f"checksum mismatch for {url}: expected sha256 {sha256}, got {got}")
+        os.replace(tmp, dest)
+    finally:
+        tmp.unlink(missing_ok=True)  # a failed or interrupted download leaves nothing behind
     return dest
 
 
