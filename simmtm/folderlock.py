@@ -7,7 +7,9 @@ ValueError naming that pid; the kernel drops the lock when its process ends, how
 study that runs again in the same notebook, a sweep running its variants' studies), counted,
 and released (the file removed) when the last holder lets go or the process exits.
 
-Locking needs ``fcntl`` (Linux, macOS); elsewhere :func:`hold` does nothing.
+On Linux and macOS the lock is ``fcntl.flock``; on Windows it is ``msvcrt.locking`` on one
+byte far past the pid (so another process can still read the pid), which Windows also drops when
+its process ends. Without either, :func:`hold` only counts this process's holders.
 """
 from __future__ import annotations
 
@@ -17,10 +19,15 @@ from pathlib import Path
 
 try:
     import fcntl
-except ImportError:  # pragma: no cover  (Windows: no advisory locks, run folders unguarded)
+except ImportError:  # pragma: no cover  (Windows)
     fcntl = None
+try:
+    import msvcrt
+except ImportError:  # Linux, macOS
+    msvcrt = None
 
 LOCK_NAME = ".lock"
+LOCK_BYTE = 1 << 20  # msvcrt locks a byte range: one byte far past the pid, so the pid stays readable
 _HELD: dict[str, list] = {}  # real path of a lock file -> [fd, holders]
 
 
@@ -45,14 +52,14 @@ def acquire(folder: str | Path) -> None:
     if key in _HELD:
         _HELD[key][1] += 1
         return
-    if fcntl is None:
+    if fcntl is None and msvcrt is None:
         _HELD[key] = [None, 1]
         return
     while True:
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+            _lock(fd)
+        except OSError:  # BlockingIOError (flock) or PermissionError (msvcrt): another process holds it
             os.close(fd)
             pid = holder_pid(folder)
             raise FolderLockedError(f"{folder} is in use by another simmtm run (pid {pid if pid else 'unknown'}); "
@@ -67,8 +74,34 @@ def acquire(folder: str | Path) -> None:
             break
         os.close(fd)
     os.ftruncate(fd, 0)
+    os.lseek(fd, 0, os.SEEK_SET)
     os.write(fd, f"{os.getpid()}\n".encode())
     _HELD[key] = [fd, 1]
+
+
+def _lock(fd: int) -> None:
+    """Lock ``fd`` for this process without waiting; OSError if another process holds it."""
+    if fcntl is not None:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    else:
+        os.lseek(fd, LOCK_BYTE, os.SEEK_SET)
+        msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+
+
+def _unlock(fd: int, path: Path) -> None:
+    """Remove the lock file, unlock and close ``fd``, in the order each system allows."""
+    if fcntl is not None:
+        path.unlink(missing_ok=True)  # before unlocking: a waiting process then sees the file is gone
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+        return
+    os.lseek(fd, LOCK_BYTE, os.SEEK_SET)
+    msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
+    os.close(fd)  # Windows removes no file another process has open: unlink after closing
+    try:
+        path.unlink(missing_ok=True)
+    except PermissionError:  # another process opened it meanwhile; it stays, unlocked, for that one
+        pass
 
 
 def release(folder: str | Path) -> None:
@@ -82,11 +115,8 @@ def release(folder: str | Path) -> None:
     if held[1] > 0:
         return
     del _HELD[key]
-    fd = held[0]
-    if fd is not None:
-        path.unlink(missing_ok=True)  # before unlocking: a waiting process then sees the file is gone
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        os.close(fd)
+    if held[0] is not None:
+        _unlock(held[0], path)
 
 
 @contextmanager

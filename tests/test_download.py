@@ -55,12 +55,6 @@ def test_a_full_disk_is_named_as_such_and_leaves_no_temp_file(tmp_path, server, 
     assert not list((tmp_path / "out").iterdir())
 
 
-def test_temp_names_are_unique_per_download(tmp_path):
-    from simmtm.atomic import temp_path
-
-    assert temp_path(tmp_path / "f.csv") != temp_path(tmp_path / "f.csv")
-
-
 def test_offline_error_is_clear(tmp_path):
     with pytest.raises(ConnectionError, match="offline"):
         dl.fetch("http://127.0.0.1:9/none.csv", tmp_path / "x.csv", progress=False, timeout=5)

@@ -117,6 +117,37 @@ def test_the_lock_is_reentrant_in_a_process_and_freed_when_its_holder_dies(tmp_p
         assert folderlock.holder_pid(folder) == os.getpid()
 
 
+def test_on_windows_the_lock_is_one_byte_past_the_pid_and_refuses_a_second_process(tmp_path, monkeypatch):
+    locked = {}  # (file, offset) -> fd: a stand-in for Windows' byte-range locks
+
+    class Msvcrt:
+        LK_UNLCK, LK_NBLCK = 0, 2
+
+        @staticmethod
+        def locking(fd, mode, nbytes):
+            where = (os.fstat(fd).st_ino, os.lseek(fd, 0, os.SEEK_CUR))
+            if mode == Msvcrt.LK_UNLCK:
+                del locked[where]
+            elif where in locked:
+                raise PermissionError(errno.EACCES, "Permission denied")
+            else:
+                locked[where] = fd
+
+    monkeypatch.setattr(folderlock, "fcntl", None)
+    monkeypatch.setattr(folderlock, "msvcrt", Msvcrt)
+    folder = tmp_path / "run"
+    folderlock.acquire(folder)
+    assert [offset for _, offset in locked] == [folderlock.LOCK_BYTE]
+    assert folderlock.holder_pid(folder) == os.getpid()  # the pid is outside the locked byte
+    mine = folderlock._HELD.copy()
+    folderlock._HELD.clear()  # now as another process would: holding nothing itself
+    with pytest.raises(folderlock.FolderLockedError, match=f"pid {os.getpid()}"):
+        folderlock.acquire(folder)
+    folderlock._HELD.update(mine)
+    folderlock.release(folder)
+    assert not locked and not (folder / ".lock").exists()
+
+
 def test_temp_names_are_unique_and_a_failed_write_leaves_nothing(tmp_path):
     target = tmp_path / "a.json"
     names = {temp_path(target).name for _ in range(50)}
