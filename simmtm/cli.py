@@ -465,7 +465,14 @@ def _study_args(p):
                         "pre-training budget) instead of pre-training again, e.g. to try another fine-tuning lr")
     p.add_argument("--inits", nargs="+", default=["SimMTM", "random"], choices=["SimMTM", "random"],
                    help="which initialisations to fine-tune (default both)")
+    _units_from_arg(p)
     _protocol_arg(p)
+
+
+def _units_from_arg(p):
+    p.add_argument("--units-from", nargs="+", default=[], metavar="TABLE",
+                   help="copy the finished random-init units of these studies where their fine-tuning is the same "
+                        "(target, model, fine-tuning budget, protocol) instead of training them again")
 
 
 def _study(args):
@@ -478,7 +485,7 @@ def _study(args):
     _writable(args.checkpoints, folder=True)
     study(cfg, source, target, args.pred_len, args.seeds, out=out, budget=_budget(args), device=args.device,
           checkpoints=args.checkpoints, pretrained_from=args.pretrained_from, progress=not args.no_progress,
-          command=_command_line(args), protocol=get_protocol(args.protocol),
+          command=_command_line(args), protocol=get_protocol(args.protocol), units_from=args.units_from,
           inits=["random init" if i == "random" else i for i in args.inits])
 
 
@@ -578,6 +585,7 @@ def _curve_args(p):
     p.add_argument("--pretrained-from", default=None, metavar="TABLE",
                    help="labels: fine-tune from that study's pre-training units; scale: serve the matching point")
     p.add_argument("--out", default=None, help="default results/curve_<kind>_<data>[_to_<target>].md")
+    _units_from_arg(p)
 
 
 def _curve(args):
@@ -601,7 +609,7 @@ def _curve(args):
     out = _writable(args.out or f"results/curve_{args.kind}_{source.name}{suffix}.md")
     common = dict(horizons=args.pred_lens, seeds=args.seeds, out=out, budget=_budget(args), protocols=protocols,
                   pretrained_from=args.pretrained_from, device=args.device, checkpoints=args.checkpoints,
-                  progress=not args.no_progress, command=_command_line(args))
+                  progress=not args.no_progress, command=_command_line(args), units_from=args.units_from)
     if args.kind == "labels":
         summary = label_curve(cfg, source, target, args.fractions, **common)
     else:

@@ -80,7 +80,7 @@ def label_curve(cfg: SimMTMConfig, source: ForecastingData, target: ForecastingD
                 horizons: Iterable[int], seeds: Iterable[int], out: str | Path, budget: StudyBudget,
                 protocols: Protocols, inits: Iterable[str] = INITS, pretrained_from: str | Path | None = None,
                 device: str = "auto", checkpoints: str | Path = "checkpoints/studies", progress: bool = False,
-                command: str = "", log: Callable[..., None] = print) -> dict:
+                command: str = "", log: Callable[..., None] = print, units_from: Iterable[str | Path] = ()) -> dict:
     """Fine-tune on each nested ``fraction`` of the training windows (module docstring); writes
     ``out`` and ``out.json``; returns the curve (:func:`curve_summary`)."""
     fractions, horizons, seeds, inits = list(fractions), list(horizons), list(seeds), list(inits)
@@ -96,7 +96,7 @@ def label_curve(cfg: SimMTMConfig, source: ForecastingData, target: ForecastingD
             table = point_table(out, point, name)
             study(cfg, source, target, horizons, seeds, out=table, budget=bud, device=device, checkpoints=checkpoints,
                   inits=members, pretrained_from=shared, progress=progress, command=command, log=log,
-                  protocol=protocol)
+                  protocol=protocol, units_from=units_from)
             shared = serving_pretraining(shared, table, members)
         write_curve(out, meta, protocols, inits=inits, horizons=horizons, seeds=seeds, command=command)
     return write_curve(out, meta, protocols, inits=inits, horizons=horizons, seeds=seeds, command=command)
@@ -106,7 +106,7 @@ def scale_curve(cfg: SimMTMConfig, data: ForecastingData, scales: Iterable[tuple
                 horizons: Iterable[int], seeds: Iterable[int], out: str | Path, budget: StudyBudget,
                 protocols: Protocols, pretrained_from: str | Path | None = None, device: str = "auto",
                 checkpoints: str | Path = "checkpoints/studies", progress: bool = False, command: str = "",
-                log: Callable[..., None] = print) -> dict:
+                log: Callable[..., None] = print, units_from: Iterable[str | Path] = ()) -> dict:
     """Pre-train with each ``(epochs, windows)`` budget and fine-tune SimMTM from it; random init
     once as the reference (module docstring). ``pretrained_from`` serves the point whose
     pre-training budget it matches. Writes ``out`` and ``out.json``."""
@@ -126,7 +126,7 @@ def scale_curve(cfg: SimMTMConfig, data: ForecastingData, scales: Iterable[tuple
     log(f"[curve] random init (the reference of every point) with {name}")
     study(cfg, data, data, horizons, seeds, out=point_table(out, "random", name), budget=budget, device=device,
           checkpoints=checkpoints, inits=["random init"], progress=progress, command=command, log=log,
-          protocol=protocol)
+          protocol=protocol, units_from=units_from)
     name, protocol = protocols["SimMTM"]
     for epochs, windows in scales:
         point = scale_name(epochs, windows)

@@ -179,6 +179,49 @@ def _shared_pretraining(other: Path, cfg: SimMTMConfig, data: ForecastingData, b
     return store, Path(checkpoints) / other.stem
 
 
+PRETRAINING_BUDGET = ("pretrain_epochs", "pretrain_windows", "pretrain_once")
+
+
+def random_init_settings(settings: dict) -> dict:
+    """What decides a study's random-init fine-tuning units: target, model (its channels aside:
+    fine-tuning builds it for the target), fine-tuning budget, protocol and whether test is
+    evaluated -- not the pre-training (source, its budget, ``pretrained_from``)."""
+    config = {k: v for k, v in settings.get("config", {}).items() if k != "n_channels"}
+    budget = {k: v for k, v in settings.get("budget", {}).items() if k not in PRETRAINING_BUDGET}
+    return {"target": settings.get("target"), "config": config, "budget": budget,
+            "evaluate_test": settings.get("evaluate_test"), "protocol": settings.get("protocol")}
+
+
+def _unit_donors(tables: Iterable[str | Path], settings: dict, log) -> list[tuple[Path, RecordStore]]:
+    """The studies among ``tables`` whose random-init units this study may copy (the same
+    :func:`random_init_settings`); the others are named in the log and left out."""
+    donors, mine = [], dump_json(random_init_settings(settings))
+    for table in map(Path, tables):
+        donor = RecordStore(run_folder(table))
+        theirs = donor.settings()
+        if not theirs:
+            raise ValueError(f"{run_folder(table)} holds no study records to copy units from")
+        if dump_json(random_init_settings(theirs)) == mine:
+            donors.append((table, donor))
+        else:
+            log(f"[study] {table}: its random-init units were fine-tuned with other settings; not copied here")
+    return donors
+
+
+def _copy_unit(store: RecordStore, donors: list[tuple[Path, RecordStore]], key: dict, log) -> bool:
+    """Copy the finished random-init unit ``key`` from the first donor that has it (marked
+    ``copied_from``); False if none has it."""
+    if key["init"] != "random init":
+        return False
+    for table, donor in donors:
+        record = donor.get(key)
+        if record is not None:
+            store.put(key, {**{k: v for k, v in record.items() if k != "key"}, "copied_from": str(table)})
+            log(f"[study] seed {key['seed']} H={key['horizon']} random init: copied from {table}")
+            return True
+    return False
+
+
 def serving_pretraining(shared: str | Path | None, table: str | Path, inits: Iterable[str]) -> Path | None:
     """The study whose pre-training units serve the next studies of a sequence (a protocol grid,
     a curve's points): ``shared`` if given, else ``table`` once it has fine-tuned SimMTM (and so
@@ -192,13 +235,18 @@ def study(pre_cfg: SimMTMConfig, pre_data: ForecastingData, target: ForecastingD
           seeds: Iterable[int], *, out: str | Path, budget: StudyBudget, device: str = "auto",
           checkpoints: str | Path = "checkpoints/studies", inits: Iterable[str] = INITS, evaluate_test: bool = True,
           pretrained_from: str | Path | None = None, progress: bool = False, command: str = "",
-          log=print, protocol: FinetuneProtocol | None = None) -> list[dict]:
+          log=print, protocol: FinetuneProtocol | None = None, units_from: Iterable[str | Path] = ()) -> list[dict]:
     """Pre-train on ``pre_data``, fine-tune on ``target`` for each horizon from the pre-trained
     encoder and from a random initialisation with the same budget, for each seed.
 
     ``pretrained_from``: the table of another study whose finished pre-training units (same
     source, model and pre-training budget) this one fine-tunes from instead of pre-training
     again, e.g. to try another fine-tuning recipe.
+
+    ``units_from``: tables of other studies whose finished random-init units this one copies
+    instead of training them again, where their fine-tuning is the same
+    (:func:`random_init_settings`: same target, model, fine-tuning budget and protocol; the
+    pre-training does not matter to random init). Copies say ``copied_from`` in their record.
 
     ``protocol``: how every fine-tuning unit trains (:mod:`simmtm.protocols`), for both inits.
     It is part of the study's settings (a run folder holds one protocol); the default, full
@@ -221,10 +269,12 @@ def study(pre_cfg: SimMTMConfig, pre_data: ForecastingData, target: ForecastingD
     protocol = protocol or FinetuneProtocol()
     out = Path(out)
     store = RecordStore(run_folder(out))
-    store.check_settings({"source": pre_data.name, "target": target.name, "config": pre_cfg.to_dict(),
-                          "budget": budget.settings(), "evaluate_test": evaluate_test,
-                          **({"pretrained_from": str(pretrained_from)} if pretrained_from else {}),
-                          **({} if protocol.is_default else {"protocol": protocol.to_dict()})})
+    settings = {"source": pre_data.name, "target": target.name, "config": pre_cfg.to_dict(),
+                "budget": budget.settings(), "evaluate_test": evaluate_test,
+                **({"pretrained_from": str(pretrained_from)} if pretrained_from else {}),
+                **({} if protocol.is_default else {"protocol": protocol.to_dict()})}
+    store.check_settings(settings)
+    donors = _unit_donors(units_from, settings, log)
     ckpt_dir = Path(checkpoints) / out.stem
     ckpt_lock = RecordStore(ckpt_dir)  # its checkpoints are this process's too (another --out may share the stem)
     ckpt_lock.lock()
@@ -234,7 +284,7 @@ def study(pre_cfg: SimMTMConfig, pre_data: ForecastingData, target: ForecastingD
     ft_cfg = replace(pre_cfg, n_channels=target.n_channels)
     for seed in seeds:
         keys = [{"unit": "finetune", "seed": seed, "horizon": h, "init": i} for h in horizons for i in inits]
-        pending = [k for k in keys if not store.done(k)]
+        pending = [k for k in keys if not store.done(k) and not _copy_unit(store, donors, k, log)]
         if not pending:
             log(f"[study] seed {seed}: every unit finished, skipped")
             continue
@@ -329,6 +379,10 @@ def render_table(settings: dict, records: list[dict]) -> str:
         lines += ["Commands (each run skips the units an earlier one finished):", ""]
         lines += [f"- `{c}`" for c in commands] + [""]
     ft = [r for r in records if r["key"]["unit"] == "finetune"]
+    copied = sorted({r["copied_from"] for r in ft if r.get("copied_from")})
+    if copied:
+        lines += [f"Random-init units copied from studies with the same fine-tuning ({sum(bool(r.get('copied_from')) for r in ft)}"
+                  " of them, see `copied_from` in the records): " + ", ".join(f"`{c}`" for c in copied) + ".", ""]
     has_test = any(r["test"] for r in ft)
     metric = (lambda r, k: r["test"][k]) if has_test else (lambda r, k: r["val_mse"] if k == "mse" else np.nan)
     horizons = sorted({r["key"]["horizon"] for r in ft})
