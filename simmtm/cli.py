@@ -589,7 +589,8 @@ def _curve_args(p):
 
 
 def _curve(args):
-    from simmtm.experiments.curves import label_curve, scale_curve, selected_protocols
+    from simmtm.experiments.curves import label_curve, scale_curve
+    from simmtm.experiments.protocols import selected_protocols
     from simmtm.protocols import get_protocol
 
     if args.protocols_from and args.protocol:
@@ -615,6 +616,22 @@ def _curve(args):
     else:
         summary = scale_curve(cfg, source, args.scales, **common)
     print(f"{out} ({'complete' if summary['complete'] else 'units still to run'})")
+
+
+def _selected_args(p):
+    p.add_argument("--selection", required=True, metavar="SELECTION",
+                   help="a `protocols` table (e.g. results/payoff_protocols_ETTm1_H96.md): each init's choice")
+    p.add_argument("--tables", nargs="+", required=True, metavar="TABLE",
+                   help="studies of the same data, model and budget, among them one per selected protocol")
+    p.add_argument("--out", required=True, help="the assembled table (+ .json)")
+
+
+def _selected(args):
+    from simmtm.experiments.protocols import selected_table
+
+    out = _writable(args.out)
+    saved = selected_table(out, args.selection, args.tables)
+    print(f"{out} ({', '.join(f'{i} from {t}' for i, t in saved['settings']['tables'].items())})")
 
 
 def _compare_args(p):
@@ -916,6 +933,8 @@ COMMANDS = {  # name: (help, arguments, action)
     "sweep": ("variants of a forecasting recipe on one horizon, ranked by validation MSE", _sweep_args, _sweep),
     "protocols": ("fine-tuning protocols (probe-then-full, encoder lr ratio) selected on validation MSE",
                   _protocols_args, _protocols),
+    "selected": ("a four-horizon table with each init at its validation-selected protocol (one study per protocol)",
+                 _selected_args, _selected),
     "curve": ("where pre-training pays: label curve or pre-training-scale curve, SimMTM vs random init; resumable",
               _curve_args, _curve),
     "classify": ("classify your own files (--train [--test]) or run a benchmark study (--setting)", _classify_args,

@@ -9,8 +9,9 @@ import pytest
 
 import simmtm.forecasting as forecasting
 from simmtm.data.forecasting import load_forecasting
-from simmtm.experiments.curves import label_curve, point_table, scale_curve, selected_protocols
+from simmtm.experiments.curves import label_curve, point_table, scale_curve
 from simmtm.experiments.forecasting import StudyBudget, run_folder, serving_pretraining
+from simmtm.experiments.protocols import selected_protocols
 from simmtm.experiments.records import RecordStore
 from simmtm.forecasting import nested_subset, subset_size
 from simmtm.protocols import PROTOCOLS

@@ -346,3 +346,30 @@ def test_while_a_seed_runs_the_selection_uses_the_seeds_every_protocol_finished(
     # a protocol with no finished seed yet is left out of the provisional choice; nothing finished: no choice
     assert summarise(tmp_path / "sel.md", protocols, seeds=[2], inits=["random init"])["selected"] == {"random init": "full"}
     assert summarise(tmp_path / "sel.md", protocols, seeds=[3], inits=["random init"])["selected"] == {"random init": None}
+
+
+def test_the_selected_table_takes_each_init_from_the_study_of_its_selected_protocol(setup, tmp_path):
+    from dataclasses import replace
+
+    from simmtm.experiments.protocols import selected_table
+
+    cfg, data = setup
+    run = lambda name, **kw: study(cfg, data, data, [8], [0], out=tmp_path / f"{name}.md",  # noqa: E731
+                                   checkpoints=tmp_path / "ck", **QUIET, **{"budget": BUDGET, **kw})
+    full = run("full")  # both inits, full fine-tuning
+    tiny = run("tiny", inits=("random init",), protocol=TINY)
+    rows = [{"protocol": "full", "init": "SimMTM", "spec": PROTOCOLS["full"].to_dict()},
+            {"protocol": "tiny", "init": "random init", "spec": TINY.to_dict()}]
+    (tmp_path / "sel.json").write_text(json.dumps({"selected": {"SimMTM": "full", "random init": "tiny"},
+                                                   "rows": rows, "complete": True}))
+    saved = selected_table(tmp_path / "both.md", tmp_path / "sel.md", [tmp_path / "full.md", tmp_path / "tiny.md"])
+    ft = lambda rs, init: [r["val_mse"] for r in rs if r["key"]["unit"] == "finetune" and r["key"]["init"] == init]  # noqa: E731
+    assert ft(saved["records"], "SimMTM") == ft(full, "SimMTM")
+    assert ft(saved["records"], "random init") == ft(tiny, "random init") != ft(full, "random init")
+    text = (tmp_path / "both.md").read_text()
+    assert "(selected protocols)" in text and "random init: linear probing (1 head-only epoch(s)" in text
+    with pytest.raises(ValueError, match="none of the tables fine-tuned random init"):
+        selected_table(tmp_path / "x.md", tmp_path / "sel.md", [tmp_path / "full.md"])
+    run("tiny_lr", inits=("random init",), protocol=TINY, budget=replace(BUDGET, lr=BUDGET.lr / 2))
+    with pytest.raises(ValueError, match="other data, model or budget"):
+        selected_table(tmp_path / "x.md", tmp_path / "sel.md", [tmp_path / "full.md", tmp_path / "tiny_lr.md"])

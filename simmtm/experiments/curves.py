@@ -19,7 +19,6 @@ std over seeds) for each init and the paired SimMTM − random difference of tes
 """
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
@@ -27,26 +26,9 @@ from pathlib import Path
 from simmtm.config import SimMTMConfig
 from simmtm.data.forecasting import ForecastingData
 from simmtm.experiments.forecasting import INITS, StudyBudget, _describe, serving_pretraining, study
+from simmtm.experiments.protocols import Protocols
 from simmtm.experiments.records import RecordStore, atomic_write_text, dump_json, mean_std, run_folder
 from simmtm.protocols import FinetuneProtocol
-
-Protocols = dict[str, tuple[str, FinetuneProtocol]]  # init -> (protocol name, protocol)
-
-
-def selected_protocols(selection: str | Path) -> tuple[Protocols, bool]:
-    """Each init's validation-selected protocol from a selection's JSON (``python -m simmtm
-    protocols``), and whether that selection is complete (every unit of every seed finished)."""
-    path = Path(selection).with_suffix(".json")
-    if not path.is_file():
-        raise ValueError(f"{path} not found: run `python -m simmtm protocols ... --out {Path(selection)}` first")
-    saved = json.loads(path.read_text(encoding="utf-8"))
-    out = {}
-    for init, name in saved["selected"].items():
-        if name is None:
-            raise ValueError(f"{path}: no seed is finished by every protocol for {init} yet")
-        spec = next(r["spec"] for r in saved["rows"] if r["protocol"] == name and r["init"] == init)
-        out[init] = (name, FinetuneProtocol.from_dict(spec))
-    return out, bool(saved["complete"])
 
 
 def _groups(protocols: Protocols, inits: Iterable[str]) -> dict[str, tuple[FinetuneProtocol, list[str]]]:

@@ -350,6 +350,10 @@ def _describe(settings: dict) -> list[str]:
     if budget.get("train_fraction", 1.0) != 1.0:
         ft_windows = (f"a nested {budget['train_fraction']:.0%} of {ft_windows} (validation keeps "
                       f"{budget['finetune_windows'] or 'all'})")
+    protocol = FinetuneProtocol.from_dict(settings.get("protocol", {})).describe()
+    if settings.get("protocol_by_init"):  # a table assembled from one study per init (each its own protocol)
+        protocol = "each init with the protocol selected on validation (" + "; ".join(
+            f"{i}: {FinetuneProtocol.from_dict(d).describe()}" for i, d in settings["protocol_by_init"].items()) + ")"
     return [
         f"Model: L = {cfg['seq_len']}, patch tokens of {enc['patch_len']} step(s), d_model {enc['d_model']}, "
         f"{enc['n_layers']} layers, {enc['n_heads']} heads, d_ff {enc['d_ff']}, dropout {enc['dropout']}; "
@@ -359,7 +363,7 @@ def _describe(settings: dict) -> list[str]:
         f"{windows}, lr {cfg['lr']:g}, batch {cfg['batch_size']}; {once}"
         + (f" (the pre-training units of `{settings['pretrained_from']}`, shared: not run again here)."
            if settings.get("pretrained_from") else "."),
-        f"Fine-tuning on {settings['target']}: {FinetuneProtocol.from_dict(settings.get('protocol', {})).describe()}, "
+        f"Fine-tuning on {settings['target']}: {protocol}, "
         f"lr {budget['lr']:g}, batch {budget['batch_size']}, "
         f"up to {budget['finetune_epochs']} epochs over {ft_windows}, early stopping after {budget['patience']} "
         f"epochs without a better validation MSE; {tested}. MSE / MAE on the standardized scale.",

@@ -15,6 +15,7 @@ from scratch, and selecting over the same grid for both inits keeps the comparis
 """
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -22,9 +23,28 @@ import numpy as np
 
 from simmtm.config import SimMTMConfig
 from simmtm.data.forecasting import ForecastingData
-from simmtm.experiments.forecasting import INITS, StudyBudget, _describe, serving_pretraining, study
+from simmtm.experiments.forecasting import INITS, StudyBudget, _describe, render_table, serving_pretraining, study
 from simmtm.experiments.records import RecordStore, atomic_write_text, dump_json, mean_std, run_folder
 from simmtm.protocols import FinetuneProtocol
+
+
+Protocols = dict[str, tuple[str, FinetuneProtocol]]  # init -> (protocol name, protocol)
+
+
+def selected_protocols(selection: str | Path) -> tuple[Protocols, bool]:
+    """Each init's validation-selected protocol from a selection's JSON (``python -m simmtm
+    protocols``), and whether that selection is complete (every unit of every seed finished)."""
+    path = Path(selection).with_suffix(".json")
+    if not path.is_file():
+        raise ValueError(f"{path} not found: run `python -m simmtm protocols ... --out {Path(selection)}` first")
+    saved = json.loads(path.read_text(encoding="utf-8"))
+    out = {}
+    for init, name in saved["selected"].items():
+        if name is None:
+            raise ValueError(f"{path}: no seed is finished by every protocol for {init} yet")
+        spec = next(r["spec"] for r in saved["rows"] if r["protocol"] == name and r["init"] == init)
+        out[init] = (name, FinetuneProtocol.from_dict(spec))
+    return out, bool(saved["complete"])
 
 
 def protocol_table(out: str | Path, name: str) -> Path:
@@ -181,3 +201,45 @@ def render_selection(summary: dict, settings: dict, *, horizon: int, seeds: list
             lines.append(f"- {init}: selected **{choice}** (val MSE {mean:.4f} over seed(s) {', '.join(map(str, common))})"
                          + ("" if summary["complete"] else "; provisional, units still to run"))
     return "\n".join(lines) + "\n"
+
+
+def selected_table(out: str | Path, selection: str | Path, tables: Iterable[str | Path]) -> dict:
+    """The four-horizon table with each init at its validation-selected protocol: each init's
+    records come from the study among ``tables`` fine-tuned with that protocol (they must agree on
+    everything else: data, model, budget). Writes ``out`` and ``out.json``; returns the JSON."""
+    protocols, complete = selected_protocols(selection)
+    studies = [(Path(t), RecordStore(run_folder(t))) for t in tables]
+    for table, store in studies:
+        if not store.settings():
+            raise ValueError(f"{run_folder(table)} holds no study records")
+    chosen, records = {}, []
+    for init, (name, protocol) in protocols.items():
+        found = [(t, st) for t, st in studies
+                 if FinetuneProtocol.from_dict(st.settings().get("protocol", {})) == protocol
+                 and st.records(unit="finetune", init=init)]
+        if not found:
+            raise ValueError(f"none of the tables fine-tuned {init} with its selected protocol {name} "
+                             f"({protocol.describe()}); run that study first")
+        chosen[init] = found[0]
+        records += found[0][1].records(unit="finetune", init=init)
+        if init == "SimMTM":
+            records += found[0][1].records(unit="pretrain")
+    common = {k for t, st in chosen.values() for k in st.settings()} - {"protocol", "pretrained_from"}
+    base = {k: v for k, v in next(iter(chosen.values()))[1].settings().items() if k in common}
+    for init, (table, store) in chosen.items():
+        mine = {k: v for k, v in store.settings().items() if k in common}
+        if dump_json(mine) != dump_json(base):
+            raise ValueError(f"{table} ({init}) was run with other data, model or budget than "
+                             f"{next(iter(chosen.values()))[0]}; their rows cannot share a table")
+    settings = {**base, "protocol_by_init": {i: p.to_dict() for i, (_, p) in protocols.items()},
+                "selection": str(selection), "tables": {i: str(t) for i, (t, _) in chosen.items()}}
+    text = render_table(settings, records)
+    source = ", ".join(f"{i}: `{t}`" for i, (t, _) in chosen.items())
+    note = (f"Each init at its protocol selected on VALIDATION MSE in `{selection}`"
+            f"{'' if complete else ' (provisional: that selection is not complete)'}; rows from {source}.")
+    title, rest = text.split("\n", 1)
+    out = Path(out)
+    atomic_write_text(out, f"{title} (selected protocols)\n\n{note}\n{rest}")
+    saved = {"settings": settings, "selection_complete": complete, "records": records}
+    atomic_write_text(out.with_suffix(".json"), dump_json(saved))
+    return saved
