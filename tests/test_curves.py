@@ -75,7 +75,8 @@ def test_label_curve_trains_on_nested_subsets_shares_one_pretraining_and_resumes
     assert row["SimMTM"]["train_windows"] == [10] and summary["complete"]
     assert row["paired_test_diff"][0] == pytest.approx(row["SimMTM"]["test_mse"][0] - row["random init"]["test_mse"][0])
     text = (tmp_path / "lab.md").read_text()
-    assert "| labels25pct | 8 | 10 |" in text and "a nested 25% of 40" in text
+    assert "| labels25pct | 8 | 10 |" in text and "the point's nested share (column 'train windows') of 40" in text
+    assert "nested 25%" not in text  # the settings lines describe every point, not the first one's share
     seen.clear()
     label_curve(cfg, data, data, [0.25, 1.0], **kw)
     assert seen == []  # every unit finished: nothing runs
@@ -97,6 +98,8 @@ def test_scale_curve_runs_random_init_once_and_each_pretraining_budget(setup, tm
     assert rows["pre1ep-32w"]["SimMTM"]["test_mse"] != rows["pre2ep-allw"]["SimMTM"]["test_mse"]
     saved = json.loads((tmp_path / "sc.json").read_text())
     assert saved["kind"] == "scale" and saved["complete"]
+    assert "Pre-training on src: the point's epochs (kept on validation loss) over the point's windows," in \
+        (tmp_path / "sc.md").read_text()
 
 
 def test_selected_protocols_are_read_from_a_selection(tmp_path):

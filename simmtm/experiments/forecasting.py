@@ -352,7 +352,7 @@ def _describe(settings: dict) -> list[str]:
                       f"{budget['finetune_windows'] or 'all'})")
     protocol = FinetuneProtocol.from_dict(settings.get("protocol", {})).describe()
     if settings.get("protocol_by_init"):  # a table assembled from one study per init (each its own protocol)
-        protocol = "each init with the protocol selected on validation (" + "; ".join(
+        protocol = "each init with its own protocol (" + "; ".join(
             f"{i}: {FinetuneProtocol.from_dict(d).describe()}" for i, d in settings["protocol_by_init"].items()) + ")"
     return [
         f"Model: L = {cfg['seq_len']}, patch tokens of {enc['patch_len']} step(s), d_model {enc['d_model']}, "
