@@ -19,7 +19,6 @@ std over seeds) for each init and the paired SimMTM − random difference of tes
 """
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
@@ -177,19 +176,6 @@ def _stats(values: dict) -> str:
     return f"{v[0]:.4f} (1 seed)" if len(v) == 1 else mean_std(v)
 
 
-def _describe_curve(settings: dict, kind: str, protocols: Protocols, inits: list[str]) -> list[str]:
-    """The settings lines of a curve (one point's settings), with what varies per point said as such:
-    each init's protocol, the nested share (labels) or the pre-training budget (scale)."""
-    budget = {k: v for k, v in settings.get("budget", {}).items() if k != "train_fraction"}
-    lines = _describe({**settings, "budget": budget, "protocol_by_init": {i: protocols[i][1].to_dict() for i in inits}})
-    if kind == "labels":
-        lines[2] = lines[2].replace(" over ", " over the point's nested share (column 'train windows') of ", 1)
-    else:
-        lines[1] = re.sub(r"\d+ epochs \(kept on validation loss\) over [^,]*,",
-                          "the point's epochs (kept on validation loss) over the point's windows,", lines[1], count=1)
-    return lines
-
-
 def write_curve(out: str | Path, meta: dict, protocols: Protocols, *, inits: list[str], horizons: list[int],
                 seeds: list[int], command: str = "") -> dict:
     """``out`` (markdown) and ``out.json`` from the records of every point's studies."""
@@ -206,7 +192,9 @@ def write_curve(out: str | Path, meta: dict, protocols: Protocols, *, inits: lis
     lines = [f"### {what}: {settings.get('source', '?')} -> {settings.get('target', '?')}, seeds "
              f"{', '.join(map(str, seeds))}", ""]
     if settings:
-        lines += [*_describe_curve(settings, meta["kind"], protocols, inits), ""]
+        # one point's settings; what differs between points and inits is said as such
+        described = {**settings, "protocol_by_init": {i: protocols[i][1].to_dict() for i in inits}}
+        lines += [*_describe(described, varies=["train_fraction" if meta["kind"] == "labels" else "pretraining"]), ""]
     lines += ["Protocols: " + "; ".join(f"{i}: {protocols[i][0]} ({protocols[i][1].describe()})" for i in inits), "",
               "Commands: " + "; ".join(f"`{c}`" for c in commands), "",
               "| point | H | train windows | " + " | ".join(f"{i} val MSE | {i} test MSE" for i in inits)

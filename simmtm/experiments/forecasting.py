@@ -337,7 +337,12 @@ def _paired(a: dict[int, float], b: dict[int, float]) -> list[float]:
     return [a[s] - b[s] for s in sorted(set(a) & set(b))]
 
 
-def _describe(settings: dict) -> list[str]:
+def _describe(settings: dict, varies: Iterable[str] = ()) -> list[str]:
+    """The settings lines of a table (model, pre-training, fine-tuning). ``varies``: what differs
+    between the rows of a table assembled from several studies, said as such instead of one
+    study's value: ``protocol`` (one per row), ``train_fraction`` (a nested share per point),
+    ``pretraining`` (epochs and windows per point)."""
+    varies = set(varies)
     cfg, budget = settings["config"], settings["budget"]
     tested = ("the test split (every window) evaluated once with the best-validation weights"
               if settings.get("evaluate_test", True) else "the test split NOT evaluated (selection on validation)")
@@ -347,11 +352,18 @@ def _describe(settings: dict) -> list[str]:
     once = "one pre-training for every seed" if budget["pretrain_once"] else "one pre-training per seed"
     ft_windows = (f"{budget['finetune_windows']} evenly spaced training windows" if budget["finetune_windows"]
                   else "every training window")
-    if budget.get("train_fraction", 1.0) != 1.0:
+    if "train_fraction" in varies:
+        ft_windows = f"the point's nested share (column 'train windows') of {ft_windows}"
+    elif budget.get("train_fraction", 1.0) != 1.0:
         ft_windows = (f"a nested {budget['train_fraction']:.0%} of {ft_windows} (validation keeps "
                       f"{budget['finetune_windows'] or 'all'})")
+    pre_budget = (f"{budget['pretrain_epochs']} epochs (kept on validation loss) over {windows}"
+                  if "pretraining" not in varies else
+                  "the point's epochs (kept on validation loss) over the point's windows")
     protocol = FinetuneProtocol.from_dict(settings.get("protocol", {})).describe()
-    if settings.get("protocol_by_init"):  # a table assembled from one study per init (each its own protocol)
+    if "protocol" in varies:
+        protocol = "the protocol of each row"
+    elif settings.get("protocol_by_init"):  # a table assembled from one study per init (each its own protocol)
         protocol = "each init with its own protocol (" + "; ".join(
             f"{i}: {FinetuneProtocol.from_dict(d).describe()}" for i, d in settings["protocol_by_init"].items()) + ")"
     return [
@@ -359,8 +371,7 @@ def _describe(settings: dict) -> list[str]:
         f"{enc['n_layers']} layers, {enc['n_heads']} heads, d_ff {enc['d_ff']}, dropout {enc['dropout']}; "
         f"{cfg['n_views']} masked views, mask ratio {cfg['mask_ratio']}, {cfg['decoder']} decoder, "
         f"{cfg['projector']} projector, temperature {cfg['temperature']}, loss weighting {cfg['loss_weighting']}.",
-        f"Pre-training on {settings['source']}: {budget['pretrain_epochs']} epochs (kept on validation loss) over "
-        f"{windows}, lr {cfg['lr']:g}, batch {cfg['batch_size']}; {once}"
+        f"Pre-training on {settings['source']}: {pre_budget}, lr {cfg['lr']:g}, batch {cfg['batch_size']}; {once}"
         + (f" (the pre-training units of `{settings['pretrained_from']}`, shared: not run again here)."
            if settings.get("pretrained_from") else "."),
         f"Fine-tuning on {settings['target']}: {protocol}, "

@@ -152,8 +152,7 @@ def render_selection(summary: dict, settings: dict, *, horizon: int, seeds: list
     lines = [f"### Fine-tuning protocol selection: {data}, H = {horizon}, seeds {', '.join(map(str, seeds))} "
              "(validation MSE only; the test split is not evaluated)", ""]
     if settings:
-        described = _describe({**settings, "protocol": {}})
-        lines += [*described[:2], described[2].replace("full fine-tuning, ", "the protocol of each row, ", 1), ""]
+        lines += [*_describe(settings, varies=["protocol"]), ""]
     pre = _pretraining_line(out, protocols)
     if pre:
         lines += [pre, ""]
@@ -208,14 +207,16 @@ def selected_table(out: str | Path, selection: str | Path, tables: Iterable[str 
     records come from the study among ``tables`` fine-tuned with that protocol (they must agree on
     everything else: data, model, budget). Writes ``out`` and ``out.json``; returns the JSON."""
     protocols, complete = selected_protocols(selection)
-    studies = [(Path(t), RecordStore(run_folder(t))) for t in tables]
-    for table, store in studies:
+    studies = []  # (table, its records, its settings), each settings file read once
+    for table in map(Path, tables):
+        store = RecordStore(run_folder(table))
         if not store.settings():
             raise ValueError(f"{run_folder(table)} holds no study records")
+        studies.append((table, store, store.settings()))
     chosen, records = {}, []
     for init, (name, protocol) in protocols.items():
-        found = [(t, st) for t, st in studies
-                 if FinetuneProtocol.from_dict(st.settings().get("protocol", {})) == protocol
+        found = [(t, st, se) for t, st, se in studies
+                 if FinetuneProtocol.from_dict(se.get("protocol", {})) == protocol
                  and st.records(unit="finetune", init=init)]
         if not found:
             raise ValueError(f"none of the tables fine-tuned {init} with its selected protocol {name} "
@@ -224,17 +225,18 @@ def selected_table(out: str | Path, selection: str | Path, tables: Iterable[str 
         records += found[0][1].records(unit="finetune", init=init)
         if init == "SimMTM":
             records += found[0][1].records(unit="pretrain")
-    common = {k for t, st in chosen.values() for k in st.settings()} - {"protocol", "pretrained_from"}
-    base = {k: v for k, v in next(iter(chosen.values()))[1].settings().items() if k in common}
-    for init, (table, store) in chosen.items():
-        mine = {k: v for k, v in store.settings().items() if k in common}
-        if dump_json(mine) != dump_json(base):
+    # every setting but the protocol (and where pre-training came from) must agree
+    shared = lambda se: {k: v for k, v in se.items() if k not in ("protocol", "pretrained_from")}  # noqa: E731
+    (first, _, base_settings), *_ = chosen.values()
+    base = shared(base_settings)
+    for init, (table, _, se) in chosen.items():
+        if dump_json(shared(se)) != dump_json(base):
             raise ValueError(f"{table} ({init}) was run with other data, model or budget than "
-                             f"{next(iter(chosen.values()))[0]}; their rows cannot share a table")
+                             f"{first}; their rows cannot share a table")
     settings = {**base, "protocol_by_init": {i: p.to_dict() for i, (_, p) in protocols.items()},
-                "selection": str(selection), "tables": {i: str(t) for i, (t, _) in chosen.items()}}
+                "selection": str(selection), "tables": {i: str(t) for i, (t, _, _) in chosen.items()}}
     text = render_table(settings, records)
-    source = ", ".join(f"{i}: `{t}`" for i, (t, _) in chosen.items())
+    source = ", ".join(f"{i}: `{t}`" for i, (t, _, _) in chosen.items())
     note = (f"Each init at its protocol selected on VALIDATION MSE in `{selection}`"
             f"{'' if complete else ' (provisional: that selection is not complete)'}; rows from {source}.")
     title, rest = text.split("\n", 1)
