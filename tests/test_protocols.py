@@ -373,3 +373,18 @@ def test_the_selected_table_takes_each_init_from_the_study_of_its_selected_proto
     run("tiny_lr", inits=("random init",), protocol=TINY, budget=replace(BUDGET, lr=BUDGET.lr / 2))
     with pytest.raises(ValueError, match="other data, model or budget"):
         selected_table(tmp_path / "x.md", tmp_path / "sel.md", [tmp_path / "full.md", tmp_path / "tiny_lr.md"])
+
+
+
+def test_a_run_over_part_of_the_grid_keeps_what_earlier_runs_recorded_in_the_table(setup, tmp_path):
+    cfg, data = setup
+    kw = dict(horizon=8, seeds=[0], out=tmp_path / "sel.md", budget=BUDGET, checkpoints=tmp_path / "ck", **QUIET)
+    first = select_protocols(cfg, data, data, {"full": PROTOCOLS["full"], "tiny": TINY}, inits=("random init",), **kw)
+    s = select_protocols(cfg, data, data, {"full": PROTOCOLS["full"]}, inits=("SimMTM",), **kw)  # part of the grid
+    assert [(r["protocol"], r["init"]) for r in s["rows"]] == [
+        ("full", "SimMTM"), ("full", "random init"), ("tiny", "SimMTM"), ("tiny", "random init")]
+    assert s["selected"]["random init"] == first["selected"]["random init"] and s["selected"]["SimMTM"] == "full"
+    tiny = next(r for r in first["rows"] if r["protocol"] == "tiny")["val_mse"][0]
+    text = (tmp_path / "sel.md").read_text()
+    assert f"| tiny | {TINY.describe()} | to run | {tiny:.4f} |" in text and "random init val MSE" in text
+    assert json.loads((tmp_path / "sel.json").read_text())["inits"] == ["SimMTM", "random init"]

@@ -116,10 +116,34 @@ def summarise(out: str | Path, protocols: dict[str, FinetuneProtocol], *, seeds:
             "complete": all(not r["missing_seeds"] for r in rows), "commands": list(dict.fromkeys(commands))}
 
 
+def recorded_grid(out: str | Path, protocols: dict[str, FinetuneProtocol], inits: Iterable[str]
+                  ) -> tuple[dict[str, FinetuneProtocol], list[str]]:
+    """The protocols and inits a selection shows: those asked for, then every other protocol and
+    init with finished records in ``out``'s folder, so that a run over part of the grid (one init,
+    one protocol) keeps what earlier runs measured in the table."""
+    out = Path(out)
+    grid, found_inits = dict(protocols), set(inits)
+    folder = run_folder(out)
+    for sub in sorted(folder.glob(f"{out.stem}-*")) if folder.is_dir() else []:
+        name = sub.name[len(out.stem) + 1:]
+        if not sub.is_dir() or not name:
+            continue
+        store = RecordStore(sub)
+        runs = store.records(unit="finetune")
+        if not runs:
+            continue
+        if name not in grid:
+            grid[name] = FinetuneProtocol.from_dict(store.settings().get("protocol", {}))
+        found_inits |= {r["key"]["init"] for r in runs}
+    return grid, [i for i in INITS if i in found_inits] + sorted(found_inits - set(INITS))
+
+
 def write_selection(out: str | Path, protocols: dict[str, FinetuneProtocol], *, horizon: int, seeds: list[int],
                     inits: list[str], command: str = "") -> dict:
-    """``out`` (markdown) and ``out.json`` from the records of every protocol's study."""
+    """``out`` (markdown) and ``out.json`` from the records of every protocol's study: the
+    protocols and inits asked for and any others an earlier run recorded (:func:`recorded_grid`)."""
     out = Path(out)
+    protocols, inits = recorded_grid(out, protocols, inits)
     summary = summarise(out, protocols, seeds=seeds, inits=inits)
     settings = next((RecordStore(run_folder(protocol_table(out, n))).settings() for n in protocols
                      if RecordStore(run_folder(protocol_table(out, n))).settings()), {})
