@@ -53,6 +53,7 @@ def test_keys_and_summaries():
     with pytest.raises(TypeError, match="plain value"):
         key_name({"seed": [0]})
     assert mean_std([1.0, 3.0]) == "2.0000 ± 1.0000" and mean_std([]) == "-"
+    assert mean_std([0.25]) == "0.2500" and mean_std([0.25], 2) == "0.25"  # one seed: no "± 0" spread
 
 
 def test_committed_anomaly_tables_regenerate_byte_equal_from_their_json():

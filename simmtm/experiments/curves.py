@@ -173,7 +173,7 @@ def _stats(values: dict) -> str:
     v = list(values.values())
     if not v:
         return "to run"
-    return f"{v[0]:.4f} (1 seed)" if len(v) == 1 else mean_std(v)
+    return mean_std(v) + (" (1 seed)" if len(v) == 1 else "")
 
 
 def write_curve(out: str | Path, meta: dict, protocols: Protocols, *, inits: list[str], horizons: list[int],

@@ -74,7 +74,7 @@ def _cell(runs: dict, *path: str, digits: int = 3) -> str:
         for key in path:
             run = run[key]
         values.append(run)
-    return mean_std(values, digits) if len(values) > 1 else f"{values[0]:.{digits}f}"
+    return mean_std(values, digits)
 
 
 def _markdown(p: dict[str, Any], notes) -> list[str]:

@@ -191,14 +191,10 @@ def render_selection(summary: dict, settings: dict, *, horizon: int, seeds: list
     head += [f"{i} best epoch (per seed)" for i in inits] + ["wall time (min)"]
     lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
 
-    def spread(values):  # one seed: the value alone (a ± 0 would read as a measured spread)
-        values = list(values)
-        return f"{values[0]:.4f}" if len(values) == 1 else mean_std(values)
-
     def cell(r):
         if not r["val_mse"]:
             return "to run"
-        text = spread(r["val_mse"].values())
+        text = mean_std(r["val_mse"].values())
         return text + (f" ({len(r['val_mse'])} of {len(seeds)} seeds; to run: {r['missing_seeds']})"
                        if r["missing_seeds"] else "")
 
@@ -208,7 +204,7 @@ def render_selection(summary: dict, settings: dict, *, horizon: int, seeds: list
         if len(inits) == 2:
             a, b = rows[0]["val_mse"], rows[1]["val_mse"]
             paired = [a[s] - b[s] for s in sorted(set(a) & set(b))]
-            cells.append(spread(paired) if paired else "-")
+            cells.append(mean_std(paired))
         cells += [", ".join(str(e) for e in r["best_epoch"].values()) or "-" for r in rows]
         cells.append(f"{sum(r['seconds'] for r in rows) / 60:.1f}")
         lines.append("| " + " | ".join(cells) + " |")

@@ -185,10 +185,13 @@ class RecordStore:
 
 
 def mean_std(values: Iterable[float], digits: int = 4) -> str:
-    """``"mean ± std"`` (population std over seeds, as every table here); ``"-"`` if empty."""
+    """``"mean ± std"`` (population std over seeds, as every table here); the value alone for one
+    seed (a ``± 0`` would read as a measured spread); ``"-"`` if empty."""
     v = np.asarray(list(values), dtype=float)
     if not len(v):
         return "-"
+    if len(v) == 1:
+        return f"{v[0]:.{digits}f}"
     return f"{v.mean():.{digits}f} ± {v.std():.{digits}f}"
 
 
