@@ -7,6 +7,8 @@ environment keeps the processes in step and writes one checkpoint.
 """
 import os
 import socket
+import sys
+from datetime import timedelta
 
 import numpy as np
 import pytest
@@ -29,6 +31,15 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def _leave_group() -> None:
+    """Leave the process group together: a barrier first (unless an error is on its way out), so
+    that no process tears gloo down while the other still talks to it; that race once aborted a
+    process with SIGABRT ("terminate called without an active exception") after its work was done."""
+    if sys.exc_info()[0] is None:
+        dist.monitored_barrier(timeout=timedelta(seconds=60))
+    dist.destroy_process_group()
 
 
 def _model(global_similarity: bool, chunk: int | None = None) -> SimMTM:
@@ -71,7 +82,7 @@ def _worker(rank, port, mode, out):
         torch.save({"loss": mean_loss / WORLD, "local_loss": loss.detach(), "grads": _grads(model)},
                    os.path.join(out, f"rank{rank}.pt"))
     finally:
-        dist.destroy_process_group()
+        _leave_group()
 
 
 def _spawn(mode, tmp_path):
@@ -151,7 +162,7 @@ def _run_worker(rank, port, out, global_similarity, epochs=2, resume=False, name
         pass
     finally:
         ResumeState.save = real_save
-        dist.destroy_process_group()
+        _leave_group()
 
 
 @pytest.mark.parametrize("global_similarity", [False, True])
@@ -198,7 +209,7 @@ def _classify_worker(rank, port, out):
         torch.save({"test": result["test"], "accuracy": accuracy, "history": result["history"]},
                    os.path.join(out, f"cls{rank}.pt"))
     finally:
-        dist.destroy_process_group()
+        _leave_group()
 
 
 def test_classification_finetune_under_torchrun_environment(tmp_path):
@@ -231,7 +242,7 @@ def _finetune_worker(rank, port, out):
         torch.save({"test": result["test"], "full_mse": se / count, "history": result["history"]},
                    os.path.join(out, f"ft{rank}.pt"))
     finally:
-        dist.destroy_process_group()
+        _leave_group()
 
 
 def test_forecasting_finetune_under_torchrun_environment(tmp_path):
