@@ -375,7 +375,6 @@ def test_the_selected_table_takes_each_init_from_the_study_of_its_selected_proto
         selected_table(tmp_path / "x.md", tmp_path / "sel.md", [tmp_path / "full.md", tmp_path / "tiny_lr.md"])
 
 
-
 def test_a_run_over_part_of_the_grid_keeps_what_earlier_runs_recorded_in_the_table(setup, tmp_path):
     cfg, data = setup
     kw = dict(horizon=8, seeds=[0], out=tmp_path / "sel.md", budget=BUDGET, checkpoints=tmp_path / "ck", **QUIET)

@@ -125,7 +125,7 @@ def recorded_grid(out: str | Path, protocols: dict[str, FinetuneProtocol], inits
     grid, found_inits = dict(protocols), set(inits)
     folder = run_folder(out)
     for sub in sorted(folder.glob(f"{out.stem}-*")) if folder.is_dir() else []:
-        name = sub.name[len(out.stem) + 1:]
+        name = sub.name[len(out.stem) + 1:]  # the folder of protocol_table(out, name)
         if not sub.is_dir() or not name:
             continue
         store = RecordStore(sub)
@@ -135,7 +135,7 @@ def recorded_grid(out: str | Path, protocols: dict[str, FinetuneProtocol], inits
         if name not in grid:
             grid[name] = FinetuneProtocol.from_dict(store.settings().get("protocol", {}))
         found_inits |= {r["key"]["init"] for r in runs}
-    return grid, [i for i in INITS if i in found_inits] + sorted(found_inits - set(INITS))
+    return grid, [i for i in INITS if i in found_inits]  # study() records no other init
 
 
 def write_selection(out: str | Path, protocols: dict[str, FinetuneProtocol], *, horizon: int, seeds: list[int],
@@ -145,8 +145,8 @@ def write_selection(out: str | Path, protocols: dict[str, FinetuneProtocol], *, 
     out = Path(out)
     protocols, inits = recorded_grid(out, protocols, inits)
     summary = summarise(out, protocols, seeds=seeds, inits=inits)
-    settings = next((RecordStore(run_folder(protocol_table(out, n))).settings() for n in protocols
-                     if RecordStore(run_folder(protocol_table(out, n))).settings()), {})
+    settings = next((found for n in protocols if (found := RecordStore(run_folder(protocol_table(out, n))).settings())),
+                    {})  # the first study with settings (each settings file read once)
     atomic_write_text(out.with_suffix(".json"), dump_json({"horizon": horizon, "seeds": seeds,
                                                            "inits": inits, "settings": settings, **summary}))
     atomic_write_text(out, render_selection(summary, settings, horizon=horizon, seeds=seeds, inits=inits,
