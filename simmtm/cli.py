@@ -586,10 +586,13 @@ def _curve_args(p):
                    help="labels: fine-tune from that study's pre-training units; scale: serve the matching point")
     p.add_argument("--out", default=None, help="default results/curve_<kind>_<data>[_to_<target>].md")
     _units_from_arg(p)
+    p.add_argument("--report-only", action="store_true",
+                   help="rebuild the table from the finished records of the given points and seeds without running "
+                        "anything (e.g. after runs over parts of the grid)")
 
 
 def _curve(args):
-    from simmtm.experiments.curves import label_curve, scale_curve
+    from simmtm.experiments.curves import INITS, label_curve, labels_meta, scale_curve, scale_meta, write_curve
     from simmtm.experiments.protocols import selected_protocols
     from simmtm.protocols import get_protocol
 
@@ -608,13 +611,17 @@ def _curve(args):
     if args.kind == "scale" and suffix:
         raise ValueError("the scale curve is in-domain: drop --target")
     out = _writable(args.out or f"results/curve_{args.kind}_{source.name}{suffix}.md")
-    common = dict(horizons=args.pred_lens, seeds=args.seeds, out=out, budget=_budget(args), protocols=protocols,
-                  pretrained_from=args.pretrained_from, device=args.device, checkpoints=args.checkpoints,
-                  progress=not args.no_progress, command=_command_line(args), units_from=args.units_from)
-    if args.kind == "labels":
-        summary = label_curve(cfg, source, target, args.fractions, **common)
+    if args.report_only:
+        meta = labels_meta(args.fractions) if args.kind == "labels" else scale_meta(args.scales)
+        summary = write_curve(out, meta, protocols, inits=list(INITS), horizons=args.pred_lens, seeds=args.seeds)
     else:
-        summary = scale_curve(cfg, source, args.scales, **common)
+        common = dict(horizons=args.pred_lens, seeds=args.seeds, out=out, budget=_budget(args), protocols=protocols,
+                      pretrained_from=args.pretrained_from, device=args.device, checkpoints=args.checkpoints,
+                      progress=not args.no_progress, command=_command_line(args), units_from=args.units_from)
+        if args.kind == "labels":
+            summary = label_curve(cfg, source, target, args.fractions, **common)
+        else:
+            summary = scale_curve(cfg, source, args.scales, **common)
     print(f"{out} ({'complete' if summary['complete'] else 'units still to run'})")
 
 

@@ -123,6 +123,14 @@ def test_cli_curve(setup, tmp_path, capsys):
     assert main(["curve", "labels", *common, "--fractions", "0.5", "1", "--out", str(tmp_path / "c.md")]) == 0
     assert "complete" in capsys.readouterr().out
     assert np.isfinite(json.loads((tmp_path / "c.json").read_text())["rows"][0]["paired_test_diff"]["0"])
+    written = (tmp_path / "c.md").read_text()
+    (tmp_path / "c.md").unlink()
+    labels = ["curve", "labels", *common, "--fractions", "0.5", "1", "--out", str(tmp_path / "c.md")]
+    assert main([*labels, "--report-only"]) == 0  # rebuilt from the records, nothing trained
+    assert "complete" in capsys.readouterr().out and (tmp_path / "c.md").read_text() == written
+    assert main([*labels, "--report-only", "--seeds", "0", "1"]) == 0
+    assert "units still to run" in capsys.readouterr().out
+    assert "labels50pct H=8 SimMTM seeds [1]" in (tmp_path / "c.md").read_text()
     for bad in (["scale", "--scales", "1:x"], ["labels", "--fractions", "0"]):
         with pytest.raises(SystemExit):
             main(["curve", bad[0], *common, *bad[1:], "--out", str(tmp_path / "d.md")])

@@ -58,6 +58,17 @@ def scale_name(epochs: int, windows: int | None) -> str:
     return f"pre{epochs}ep-{windows or 'all'}w"
 
 
+def labels_meta(fractions: Iterable[float]) -> dict:
+    """The label curve's points (name -> training share), as its table and JSON record them."""
+    return {"kind": "labels", "points": {fraction_name(f): {"train_fraction": float(f)} for f in fractions}}
+
+
+def scale_meta(scales: Iterable[tuple[int, int | None]]) -> dict:
+    """The scale curve's points (name -> pre-training epochs and windows, None = every window)."""
+    return {"kind": "scale", "points": {scale_name(e, w): {"pretrain_epochs": e, "pretrain_windows": w}
+                                        for e, w in scales}}
+
+
 def label_curve(cfg: SimMTMConfig, source: ForecastingData, target: ForecastingData, fractions: Iterable[float], *,
                 horizons: Iterable[int], seeds: Iterable[int], out: str | Path, budget: StudyBudget,
                 protocols: Protocols, inits: Iterable[str] = INITS, pretrained_from: str | Path | None = None,
@@ -71,7 +82,7 @@ def label_curve(cfg: SimMTMConfig, source: ForecastingData, target: ForecastingD
     groups = _groups(protocols, inits)
     points = {fraction_name(f): replace(budget, train_fraction=float(f)) for f in fractions}
     shared = Path(pretrained_from) if pretrained_from is not None else None
-    meta = {"kind": "labels", "points": {n: {"train_fraction": b.train_fraction} for n, b in points.items()}}
+    meta = labels_meta(fractions)
     for point, bud in points.items():
         for name, (protocol, members) in groups.items():
             log(f"[curve] {point}: {', '.join(members)} with {name}")
@@ -102,8 +113,7 @@ def scale_curve(cfg: SimMTMConfig, data: ForecastingData, scales: Iterable[tuple
     if pretrained_from is not None:
         theirs = RecordStore(run_folder(Path(pretrained_from))).settings().get("budget", {})
         reuse = (theirs.get("pretrain_epochs"), theirs.get("pretrain_windows"))
-    meta = {"kind": "scale", "points": {scale_name(e, w): {"pretrain_epochs": e, "pretrain_windows": w}
-                                        for e, w in scales}}
+    meta = scale_meta(scales)
     name, protocol = protocols["random init"]
     log(f"[curve] random init (the reference of every point) with {name}")
     study(cfg, data, data, horizons, seeds, out=point_table(out, "random", name), budget=budget, device=device,
