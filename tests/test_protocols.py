@@ -330,7 +330,7 @@ def test_cli_protocols_and_study_protocol(setup, tmp_path, capsys):
 
 
 def test_while_a_seed_runs_the_selection_uses_the_seeds_every_protocol_finished(tmp_path):
-    from simmtm.experiments.protocols import summarise
+    from simmtm.experiments.protocols import read_studies, summarise
     from simmtm.experiments.records import RecordStore
 
     protocols = {"full": PROTOCOLS["full"], "probe1": PROTOCOLS["probe1"]}
@@ -339,13 +339,14 @@ def test_while_a_seed_runs_the_selection_uses_the_seeds_every_protocol_finished(
         RecordStore(run_folder(protocol_table(tmp_path / "sel.md", name))).put(
             {"unit": "finetune", "seed": seed, "horizon": 8, "init": "random init"},
             {"val_mse": val, "best_epoch": 1, "epochs_run": 2, "seconds": 1.0})
-    s = summarise(tmp_path / "sel.md", protocols, seeds=[0, 1, 2], inits=["random init"])
+    studies = read_studies(tmp_path / "sel.md", protocols, ["random init"])[2]
+    s = summarise(studies, protocols, seeds=[0, 1, 2], inits=["random init"])
     # seed 2 is finished by full only: the choice is made over seeds 0 and 1 (full 0.35, probe1 0.34)
     assert s["selected"] == {"random init": "probe1"} and s["selected_over_seeds"] == {"random init": [0, 1]}
     assert not s["complete"]
     # a protocol with no finished seed yet is left out of the provisional choice; nothing finished: no choice
-    assert summarise(tmp_path / "sel.md", protocols, seeds=[2], inits=["random init"])["selected"] == {"random init": "full"}
-    assert summarise(tmp_path / "sel.md", protocols, seeds=[3], inits=["random init"])["selected"] == {"random init": None}
+    assert summarise(studies, protocols, seeds=[2], inits=["random init"])["selected"] == {"random init": "full"}
+    assert summarise(studies, protocols, seeds=[3], inits=["random init"])["selected"] == {"random init": None}
 
 
 def test_the_selected_table_takes_each_init_from_the_study_of_its_selected_protocol(setup, tmp_path):

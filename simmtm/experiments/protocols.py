@@ -81,9 +81,34 @@ def select_protocols(cfg: SimMTMConfig, source: ForecastingData, target: Forecas
     return write_selection(out, protocols, horizon=horizon, seeds=seeds, inits=inits, command=command)
 
 
-def summarise(out: str | Path, protocols: dict[str, FinetuneProtocol], *, seeds: list[int],
+def read_studies(out: str | Path, protocols: dict[str, FinetuneProtocol], inits: Iterable[str]
+                 ) -> tuple[dict[str, FinetuneProtocol], list[str], dict[str, dict]]:
+    """Every protocol study in ``out``'s folder, each read once: the protocols and inits the
+    selection shows (those asked for, then every other protocol and init with finished records,
+    so that a run over part of the grid -- one init, one protocol -- keeps what earlier runs
+    measured in the table) and per protocol ``{"settings", "finetunes", "pretrains"}``."""
+    out = Path(out)
+    folder = run_folder(out)
+    studies = {}
+    for sub in sorted(folder.glob(f"{out.stem}-*")) if folder.is_dir() else []:
+        name = sub.name[len(out.stem) + 1:]  # the folder of protocol_table(out, name)
+        if sub.is_dir() and name:
+            store = RecordStore(sub)
+            studies[name] = {"settings": store.settings(), "finetunes": store.records(unit="finetune"),
+                             "pretrains": store.records(unit="pretrain")}
+    empty = {"settings": {}, "finetunes": [], "pretrains": []}
+    grid, found_inits = dict(protocols), set(inits)
+    for name, found in studies.items():
+        if found["finetunes"]:
+            grid.setdefault(name, FinetuneProtocol.from_dict(found["settings"].get("protocol", {})))
+            found_inits |= {r["key"]["init"] for r in found["finetunes"]}
+    read = {name: studies.get(name, empty) for name in grid}
+    return grid, [i for i in INITS if i in found_inits], read  # study() records no other init
+
+
+def summarise(studies: dict[str, dict], protocols: dict[str, FinetuneProtocol], *, seeds: list[int],
               inits: list[str]) -> dict:
-    """Validation MSE per protocol and init from the records alone: ``{"rows": [one per
+    """Validation MSE per protocol and init from the studies' records (:func:`read_studies`): ``{"rows": [one per
     (protocol, init) with per-seed values, mean, std, best epochs, wall time, missing seeds],
     "selected": {init: protocol name or None}, "selected_over_seeds": {init: seeds}, "complete":
     bool}``. An init's selection is the lowest mean validation MSE over the seeds that every
@@ -91,10 +116,10 @@ def summarise(out: str | Path, protocols: dict[str, FinetuneProtocol], *, seeds:
     seed or a protocol is still running, None before that)."""
     rows, commands = [], []
     for name, protocol in protocols.items():
-        store = RecordStore(run_folder(protocol_table(out, name)))
-        commands += [r["command"] for r in store.records(unit="finetune") if r.get("command")]
+        finetunes = studies[name]["finetunes"]
+        commands += [r["command"] for r in finetunes if r.get("command")]
         for init in inits:
-            found = {r["key"]["seed"]: r for r in store.records(unit="finetune", init=init)}
+            found = {r["key"]["seed"]: r for r in finetunes if r["key"]["init"] == init}
             done = [s for s in seeds if s in found]
             val = [found[s]["val_mse"] for s in done]
             rows.append({"protocol": name, "spec": protocol.to_dict(), "init": init,
@@ -116,49 +141,27 @@ def summarise(out: str | Path, protocols: dict[str, FinetuneProtocol], *, seeds:
             "complete": all(not r["missing_seeds"] for r in rows), "commands": list(dict.fromkeys(commands))}
 
 
-def recorded_grid(out: str | Path, protocols: dict[str, FinetuneProtocol], inits: Iterable[str]
-                  ) -> tuple[dict[str, FinetuneProtocol], list[str]]:
-    """The protocols and inits a selection shows: those asked for, then every other protocol and
-    init with finished records in ``out``'s folder, so that a run over part of the grid (one init,
-    one protocol) keeps what earlier runs measured in the table."""
-    out = Path(out)
-    grid, found_inits = dict(protocols), set(inits)
-    folder = run_folder(out)
-    for sub in sorted(folder.glob(f"{out.stem}-*")) if folder.is_dir() else []:
-        name = sub.name[len(out.stem) + 1:]  # the folder of protocol_table(out, name)
-        if not sub.is_dir() or not name:
-            continue
-        store = RecordStore(sub)
-        runs = store.records(unit="finetune")
-        if not runs:
-            continue
-        if name not in grid:
-            grid[name] = FinetuneProtocol.from_dict(store.settings().get("protocol", {}))
-        found_inits |= {r["key"]["init"] for r in runs}
-    return grid, [i for i in INITS if i in found_inits]  # study() records no other init
-
-
 def write_selection(out: str | Path, protocols: dict[str, FinetuneProtocol], *, horizon: int, seeds: list[int],
                     inits: list[str], command: str = "") -> dict:
     """``out`` (markdown) and ``out.json`` from the records of every protocol's study: the
-    protocols and inits asked for and any others an earlier run recorded (:func:`recorded_grid`)."""
+    protocols and inits asked for and any others an earlier run recorded (:func:`read_studies`)."""
     out = Path(out)
-    protocols, inits = recorded_grid(out, protocols, inits)
-    summary = summarise(out, protocols, seeds=seeds, inits=inits)
-    settings = next((found for n in protocols if (found := RecordStore(run_folder(protocol_table(out, n))).settings())),
-                    {})  # the first study with settings (each settings file read once)
+    protocols, inits, studies = read_studies(out, protocols, inits)
+    summary = summarise(studies, protocols, seeds=seeds, inits=inits)
+    settings = next((s["settings"] for s in studies.values() if s["settings"]), {})  # the first study with settings
     atomic_write_text(out.with_suffix(".json"), dump_json({"horizon": horizon, "seeds": seeds,
                                                            "inits": inits, "settings": settings, **summary}))
     atomic_write_text(out, render_selection(summary, settings, horizon=horizon, seeds=seeds, inits=inits,
-                                            command=command, protocols=protocols, out=out))
+                                            command=command, protocols=protocols,
+                                            pretraining=_pretraining_line(out, studies)))
     return summary
 
 
-def _pretraining_line(out: Path, protocols: dict[str, FinetuneProtocol]) -> str:
-    for name in protocols:
-        store = RecordStore(run_folder(protocol_table(out, name)))
-        settings, pre = store.settings(), store.records(unit="pretrain")
-        if settings.get("pretrained_from") and not pre:
+def _pretraining_line(out: Path, studies: dict[str, dict]) -> str:
+    """Where the selection's pre-training units are and what they took ("" if it borrowed another study's)."""
+    for name, found in studies.items():
+        pre = found["pretrains"]
+        if found["settings"].get("pretrained_from") and not pre:
             continue
         if pre:
             minutes = ", ".join(f"seed {r['key']['seed']}: {r['seconds'] / 60:.1f} min" for r in pre)
@@ -167,7 +170,7 @@ def _pretraining_line(out: Path, protocols: dict[str, FinetuneProtocol]) -> str:
 
 
 def render_selection(summary: dict, settings: dict, *, horizon: int, seeds: list[int], inits: list[str],
-                     command: str, protocols: dict[str, FinetuneProtocol], out: Path) -> str:
+                     command: str, protocols: dict[str, FinetuneProtocol], pretraining: str = "") -> str:
     """The selection table: validation MSE mean ± std over seeds (the value, for one seed) per protocol and init, the
     paired SimMTM − random difference, best epochs, wall time; what is still to run; the
     selection per init."""
@@ -177,9 +180,8 @@ def render_selection(summary: dict, settings: dict, *, horizon: int, seeds: list
              "(validation MSE only; the test split is not evaluated)", ""]
     if settings:
         lines += [*_describe(settings, varies=["protocol"]), ""]
-    pre = _pretraining_line(out, protocols)
-    if pre:
-        lines += [pre, ""]
+    if pretraining:
+        lines += [pretraining, ""]
     lines += ["Random init gets the same grid as SimMTM (probing = a head warm-up on fixed random features; "
               "the ratio slows the random encoder). Head epochs come on top of the fine-tuning epochs.", "",
               "Commands that made the records (each run skips the units an earlier one finished):", "",
