@@ -126,18 +126,21 @@ def test_a_fine_tuning_variant_reuses_the_pretraining_of_another_study(setup, tm
 def test_random_init_units_are_copied_only_from_a_study_with_the_same_fine_tuning(setup, tmp_path, monkeypatch):
     cfg, src, dst = setup
     first = study(cfg, src, dst, [8], [0], out=tmp_path / "a.md", budget=BUDGET, checkpoints=tmp_path / "ck",
-                  inits=("random init",), **QUIET)
+                  inits=("random init",), command="make-a", **QUIET)
     real, calls = forecasting.finetune, []
     monkeypatch.setattr(forecasting, "finetune", lambda *a, **k: (calls.append(k["encoder"] is None), real(*a, **k))[1])
     # another pre-training budget: the random-init unit is the same, so it is copied; SimMTM's is trained
     longer = replace(BUDGET, pretrain_epochs=BUDGET.pretrain_epochs + 1)
     got = study(cfg, src, dst, [8], [0], out=tmp_path / "b.md", budget=longer, checkpoints=tmp_path / "ck",
-                units_from=[tmp_path / "a.md"], **QUIET)
+                units_from=[tmp_path / "a.md"], command="make-b", **QUIET)
     assert calls == [False]  # only SimMTM fine-tuned
     copied = next(r for r in got if r["key"]["unit"] == "finetune" and r["key"]["init"] == "random init")
     assert copied["copied_from"] == str(tmp_path / "a.md")
     assert strip_timing([{k: v for k, v in copied.items() if k != "copied_from"}]) == strip_timing(first)
-    assert "Random-init units copied from studies with the same fine-tuning (1 of them" in (tmp_path / "b.md").read_text()
+    table = (tmp_path / "b.md").read_text()
+    assert "Random-init units copied from studies with the same fine-tuning (1 of them" in table
+    assert "`make-b`" in table and "make-a" not in table  # the copy is named by its study, not its command
+    assert strip_timing([first[-1]])[0].get("command") == "make-a"
     # another fine-tuning lr: not copied, said in the log, trained
     said = []
     study(cfg, src, dst, [8], [0], out=tmp_path / "c.md", budget=replace(BUDGET, lr=BUDGET.lr / 2),

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from simmtm.config import SimMTMConfig
 from simmtm.data.forecasting import ForecastingData
-from simmtm.experiments.forecasting import INITS, StudyBudget, _describe, serving_pretraining, study
+from simmtm.experiments.forecasting import INITS, StudyBudget, _describe, copied_lines, serving_pretraining, study
 from simmtm.experiments.protocols import Protocols
 from simmtm.experiments.records import RecordStore, atomic_write_text, dump_json, mean_std, run_folder
 from simmtm.protocols import FinetuneProtocol
@@ -193,10 +193,13 @@ def write_curve(out: str | Path, meta: dict, protocols: Protocols, *, inits: lis
     folders = read_points(out, meta, protocols, inits)
     summary = curve_summary(out, meta, protocols, inits=inits, horizons=horizons, seeds=seeds, folders=folders)
     settings = next((f["settings"] for f in folders.values() if f["settings"]), {})
-    commands = sorted({r["command"] for f in folders.values() for r in f["finetunes"] if r.get("command")}
+    finetunes = [r for f in folders.values() for r in f["finetunes"]]
+    # a copied unit's command made another study: the copies are named by that study instead
+    commands = sorted({r["command"] for r in finetunes if r.get("command") and not r.get("copied_from")}
                       | ({command} if command else set()))
+    copied = sorted({r["copied_from"] for r in finetunes if r.get("copied_from")})
     atomic_write_text(out.with_suffix(".json"), dump_json({"seeds": seeds, "horizons": horizons, "settings": settings,
-                                                           "commands": commands, **summary}))
+                                                           "commands": commands, "copied_from": copied, **summary}))
     what = "label curve (share of the training windows fine-tuning trains on)" if meta["kind"] == "labels" else \
         "pre-training scale curve (SimMTM pre-training epochs and windows; random init is the same reference at every point)"
     lines = [f"### {what}: {settings.get('source', '?')} -> {settings.get('target', '?')}, seeds "
@@ -207,6 +210,7 @@ def write_curve(out: str | Path, meta: dict, protocols: Protocols, *, inits: lis
         lines += [*_describe(described, varies=["train_fraction" if meta["kind"] == "labels" else "pretraining"]), ""]
     lines += ["Protocols: " + "; ".join(f"{i}: {protocols[i][0]} ({protocols[i][1].describe()})" for i in inits), "",
               "Commands: " + "; ".join(f"`{c}`" for c in commands), "",
+              *copied_lines(finetunes),
               "| point | H | train windows | " + " | ".join(f"{i} val MSE | {i} test MSE" for i in inits)
               + (" | Δ test MSE (SimMTM − random, paired) | SimMTM ahead (seeds)" if len(inits) == 2 else "") + " |",
               "|" + "---|" * (3 + 2 * len(inits) + (2 if len(inits) == 2 else 0))]

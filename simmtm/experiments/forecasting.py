@@ -381,6 +381,15 @@ def _describe(settings: dict, varies: Iterable[str] = ()) -> list[str]:
     ]
 
 
+def copied_lines(finetunes: list[dict]) -> list[str]:
+    """The table lines naming the studies some fine-tuning records were copied from (none if none)."""
+    copied = sorted({r["copied_from"] for r in finetunes if r.get("copied_from")})
+    if not copied:
+        return []
+    return [f"Random-init units copied from studies with the same fine-tuning ({sum(bool(r.get('copied_from')) for r in finetunes)}"
+            " of them, see `copied_from` in the records): " + ", ".join(f"`{c}`" for c in copied) + ".", ""]
+
+
 def render_table(settings: dict, records: list[dict]) -> str:
     """The study's markdown: settings, commands, per-horizon MSE / MAE mean ± std over seeds for
     each init, the paired difference, the paper's numbers and wall times."""
@@ -389,15 +398,13 @@ def render_table(settings: dict, records: list[dict]) -> str:
     lines = [title, ""]
     if settings:
         lines += [*_describe(settings), ""]
-    commands = list(dict.fromkeys(r["command"] for r in records if r.get("command")))
+    # a copied unit's command made another study; the copies are named by their study below
+    commands = list(dict.fromkeys(r["command"] for r in records if r.get("command") and not r.get("copied_from")))
     if commands:
         lines += ["Commands (each run skips the units an earlier one finished):", ""]
         lines += [f"- `{c}`" for c in commands] + [""]
     ft = [r for r in records if r["key"]["unit"] == "finetune"]
-    copied = sorted({r["copied_from"] for r in ft if r.get("copied_from")})
-    if copied:
-        lines += [f"Random-init units copied from studies with the same fine-tuning ({sum(bool(r.get('copied_from')) for r in ft)}"
-                  " of them, see `copied_from` in the records): " + ", ".join(f"`{c}`" for c in copied) + ".", ""]
+    lines += copied_lines(ft)
     has_test = any(r["test"] for r in ft)
     metric = (lambda r, k: r["test"][k]) if has_test else (lambda r, k: r["val_mse"] if k == "mse" else np.nan)
     horizons = sorted({r["key"]["horizon"] for r in ft})
