@@ -100,6 +100,16 @@ def test_scale_curve_runs_random_init_once_and_each_pretraining_budget(setup, tm
     assert saved["kind"] == "scale" and saved["complete"]
     assert "Pre-training on src: the point's epochs (kept on validation loss) over the point's windows," in \
         (tmp_path / "sc.md").read_text()
+    import matplotlib
+    matplotlib.use("Agg")
+    from simmtm.experiments.curves import plot_curve
+
+    left, right = plot_curve(saved, horizon=8).axes  # one SimMTM line per window count, random init once
+    assert sorted(left.get_legend_handles_labels()[1]) == ["SimMTM (32 pre-training windows)",
+                                                           "SimMTM (every pre-training window)",
+                                                           "random init (no pre-training: one reference)"]
+    assert [t.get_text() for t in left.get_xticklabels()] == ["1", "2"]
+    assert len(right.get_yticklabels()) == 2 and "1 seed)" in left.figure._suptitle.get_text()
 
 
 def test_selected_protocols_are_read_from_a_selection(tmp_path):

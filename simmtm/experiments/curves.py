@@ -230,6 +230,23 @@ def write_curve(out: str | Path, meta: dict, protocols: Protocols, *, inits: lis
     return summary
 
 
+def _curve_lines(x: list, rows: list[dict], labels: bool) -> list[tuple[str, str, list, dict]]:
+    """The left panel's lines: ``(init, legend label, [(x, row)], line style)``. A label curve has
+    one line per init; a scale curve one SimMTM line per pre-training window count (the epochs are
+    its x) and random init once, flat: the same reference at every point."""
+    if labels:
+        return [(init, init, list(zip(x, rows)), {"marker": "o", "ls": "-"}) for init in ("SimMTM", "random init")]
+    groups: dict = {}
+    for xi, r in zip(x, rows):
+        groups.setdefault(r["pretrain_windows"], []).append((xi, r))
+    looks = [{"marker": "o", "ls": "-"}, {"marker": "s", "ls": ":"}, {"marker": "^", "ls": "-."}]
+    lines = [("SimMTM", f"SimMTM ({w} pre-training windows)" if w else "SimMTM (every pre-training window)", pts,
+              looks[i % len(looks)]) for i, (w, pts) in enumerate(groups.items())]
+    reference = sorted({xi: r for xi, r in zip(x, rows)}.items(), key=lambda p: p[0])
+    return lines + [("random init", "random init (no pre-training: one reference)", reference,
+                     {"marker": "", "ls": "--"})]
+
+
 def plot_curve(saved: dict, *, horizon: int, title: str = ""):
     """Two panels from a curve's JSON (``out.json``) at ``horizon``: test MSE of each init against
     the point (mean ± std over seeds, dots for one seed; zoomed axis, said under its label) and
@@ -246,21 +263,19 @@ def plot_curve(saved: dict, *, horizon: int, title: str = ""):
     names = [f"{v:g} %" if labels else f"{v} ep, {r['pretrain_windows'] or 'all'} w" for v, r in zip(x, rows)]
     fig, (ax, ax2) = plt.subplots(1, 2, figsize=(11, 3.8), gridspec_kw={"width_ratios": [1.3, 1]})
     values, seeds = [], set()
-    for init in ("SimMTM", "random init"):
-        pts = [(xi, list(r[init]["test_mse"].values())) for xi, r in zip(x, rows) if r[init]["test_mse"]]
+    for init, label, points, style in _curve_lines(x, rows, labels):
+        pts = [(xi, list(r[init]["test_mse"].values())) for xi, r in points if r[init]["test_mse"]]
         if not pts:
             continue
         seeds |= {len(v) for _, v in pts}
         ms = [mean_spread(v) for _, v in pts]
         values += [v for _, vs in pts for v in vs]
-        flat = not labels and init == "random init"  # the same reference at every pre-training budget
-        ax.errorbar([p for p, _ in pts], [m for m, _ in ms], yerr=[s or 0.0 for _, s in ms], marker="" if flat else "o",
-                    capsize=3, color=arm_color(init), ls="--" if flat else "-",
-                    label="random init (no pre-training: one reference)" if flat else init)
+        ax.errorbar([p for p, _ in pts], [m for m, _ in ms], yerr=[s or 0.0 for _, s in ms], capsize=3,
+                    color=arm_color(init), label=label, **style)
         for p, vs in pts:
             ax.scatter([p] * len(vs), vs, s=10, color=arm_color(init), alpha=0.4, lw=0)
     ax.set_xscale("log")
-    ax.set_xticks(x, [f"{v:g}" for v in x])
+    ax.set_xticks(sorted(set(x)), [f"{v:g}" for v in sorted(set(x))])
     ax.minorticks_off()
     ax.set_xlabel("training windows fine-tuned on (% of the budget's, log scale)" if labels
                   else "SimMTM pre-training epochs (log scale)")
@@ -269,10 +284,11 @@ def plot_curve(saved: dict, *, horizon: int, title: str = ""):
         zoom_axis(ax, values)
     legend_outside(ax, where="below", ncol=2)
     n = max(seeds) if seeds else 0
+    note = seed_note(n) if len(seeds) <= 1 else f"{min(seeds)}-{n} seeds a point"  # points still running
     diffs = {name: {int(s): d for s, d in r.get("paired_test_diff", {}).items()} for name, r in zip(names, rows)}
     draw_paired_dots(ax2, diffs, labels=names, colors={name: arm_color("SimMTM") for name in names})
     ax2.set_xlabel("test MSE: SimMTM − random init\n(< 0: pre-training helps; dots = seeds)")
     fig.suptitle((title or f"{saved.get('settings', {}).get('source', '?')} -> "
-                  f"{saved.get('settings', {}).get('target', '?')}") + f", test split, H = {horizon} ({seed_note(n)})")
+                  f"{saved.get('settings', {}).get('target', '?')}") + f", test split, H = {horizon} ({note})")
     fig.tight_layout()
     return fig
