@@ -25,7 +25,8 @@ from pathlib import Path
 
 from simmtm.config import SimMTMConfig
 from simmtm.data.forecasting import ForecastingData
-from simmtm.experiments.forecasting import INITS, StudyBudget, _describe, copied_lines, serving_pretraining, study
+from simmtm.experiments.forecasting import (INITS, StudyBudget, _describe, copied_lines, read_study,
+                                            serving_pretraining, study)
 from simmtm.experiments.protocols import Protocols
 from simmtm.experiments.records import RecordStore, atomic_write_text, dump_json, mean_std, run_folder
 from simmtm.protocols import FinetuneProtocol
@@ -137,15 +138,14 @@ def _folder_of(meta: dict, point: str, init: str) -> str:
 
 
 def read_points(out: str | Path, meta: dict, protocols: Protocols, inits: list[str]) -> dict[tuple[str, str], dict]:
-    """``{(point, protocol name): {"settings": ..., "finetunes": [records]}}`` for every run folder
-    the curve's rows need, each folder read once."""
+    """``{(point, protocol name): read_study(its folder)}`` for every run folder the curve's rows
+    need, each folder read once."""
     out, found = Path(out), {}
     for point in meta["points"]:
         for init in inits:
             where = (_folder_of(meta, point, init), protocols[init][0])
             if where not in found:
-                store = RecordStore(run_folder(point_table(out, *where)))
-                found[where] = {"settings": store.settings(), "finetunes": store.records(unit="finetune")}
+                found[where] = read_study(run_folder(point_table(out, *where)))
     return found
 
 

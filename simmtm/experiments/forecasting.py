@@ -381,6 +381,15 @@ def _describe(settings: dict, varies: Iterable[str] = ()) -> list[str]:
     ]
 
 
+def read_study(folder: str | Path) -> dict[str, Any]:
+    """A study's run folder, its records read once: ``{"settings", "finetunes", "pretrains"}``
+    (empty for a folder not made yet)."""
+    store = RecordStore(Path(folder))
+    records = store.records()
+    return {"settings": store.settings(), "finetunes": [r for r in records if r["key"].get("unit") == "finetune"],
+            "pretrains": [r for r in records if r["key"].get("unit") == "pretrain"]}
+
+
 def copied_lines(finetunes: list[dict]) -> list[str]:
     """The table lines naming the studies some fine-tuning records were copied from (none if none)."""
     copied = sorted({r["copied_from"] for r in finetunes if r.get("copied_from")})

@@ -23,7 +23,8 @@ import numpy as np
 
 from simmtm.config import SimMTMConfig
 from simmtm.data.forecasting import ForecastingData
-from simmtm.experiments.forecasting import INITS, StudyBudget, _describe, render_table, serving_pretraining, study
+from simmtm.experiments.forecasting import (INITS, StudyBudget, _describe, read_study, render_table,
+                                            serving_pretraining, study)
 from simmtm.experiments.records import RecordStore, atomic_write_text, dump_json, mean_std, run_folder
 from simmtm.protocols import FinetuneProtocol
 
@@ -93,9 +94,7 @@ def read_studies(out: str | Path, protocols: dict[str, FinetuneProtocol], inits:
     for sub in sorted(folder.glob(f"{out.stem}-*")) if folder.is_dir() else []:
         name = sub.name[len(out.stem) + 1:]  # the folder of protocol_table(out, name)
         if sub.is_dir() and name:
-            store = RecordStore(sub)
-            studies[name] = {"settings": store.settings(), "finetunes": store.records(unit="finetune"),
-                             "pretrains": store.records(unit="pretrain")}
+            studies[name] = read_study(sub)
     empty = {"settings": {}, "finetunes": [], "pretrains": []}
     grid, found_inits = dict(protocols), set(inits)
     for name, found in studies.items():
