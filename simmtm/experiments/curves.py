@@ -25,7 +25,7 @@ from pathlib import Path
 
 from simmtm.config import SimMTMConfig
 from simmtm.data.forecasting import ForecastingData
-from simmtm.experiments.forecasting import (INITS, StudyBudget, _describe, copied_lines, read_study,
+from simmtm.experiments.forecasting import (INITS, StudyBudget, _describe, copied_lines, own_commands, read_study,
                                             serving_pretraining, study)
 from simmtm.experiments.protocols import Protocols
 from simmtm.experiments.records import RecordStore, atomic_write_text, dump_json, mean_std, run_folder
@@ -194,9 +194,7 @@ def write_curve(out: str | Path, meta: dict, protocols: Protocols, *, inits: lis
     summary = curve_summary(out, meta, protocols, inits=inits, horizons=horizons, seeds=seeds, folders=folders)
     settings = next((f["settings"] for f in folders.values() if f["settings"]), {})
     finetunes = [r for f in folders.values() for r in f["finetunes"]]
-    # a copied unit's command made another study: the copies are named by that study instead
-    commands = sorted({r["command"] for r in finetunes if r.get("command") and not r.get("copied_from")}
-                      | ({command} if command else set()))
+    commands = sorted({*own_commands(finetunes), *([command] if command else [])})
     copied = sorted({r["copied_from"] for r in finetunes if r.get("copied_from")})
     atomic_write_text(out.with_suffix(".json"), dump_json({"seeds": seeds, "horizons": horizons, "settings": settings,
                                                            "commands": commands, "copied_from": copied, **summary}))

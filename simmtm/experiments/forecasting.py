@@ -390,6 +390,12 @@ def read_study(folder: str | Path) -> dict[str, Any]:
             "pretrains": [r for r in records if r["key"].get("unit") == "pretrain"]}
 
 
+def own_commands(records: list[dict]) -> list[str]:
+    """The commands that trained these records, first seen first: a copied unit's command made
+    another study, which :func:`copied_lines` names instead."""
+    return list(dict.fromkeys(r["command"] for r in records if r.get("command") and not r.get("copied_from")))
+
+
 def copied_lines(finetunes: list[dict]) -> list[str]:
     """The table lines naming the studies some fine-tuning records were copied from (none if none)."""
     copied = sorted({r["copied_from"] for r in finetunes if r.get("copied_from")})
@@ -407,8 +413,7 @@ def render_table(settings: dict, records: list[dict]) -> str:
     lines = [title, ""]
     if settings:
         lines += [*_describe(settings), ""]
-    # a copied unit's command made another study; the copies are named by their study below
-    commands = list(dict.fromkeys(r["command"] for r in records if r.get("command") and not r.get("copied_from")))
+    commands = own_commands(records)
     if commands:
         lines += ["Commands (each run skips the units an earlier one finished):", ""]
         lines += [f"- `{c}`" for c in commands] + [""]
