@@ -157,7 +157,7 @@ def finetune(cfg: SimMTMConfig, splits: dict[str, Split], *, encoder: nn.Module 
     if linear_probe and not protocol.is_default:
         raise ValueError(f"linear_probe trains the head only; it does not combine with protocol {protocol.name!r}")
     names = [k for k in ("train", "val", "test") if splits.get(k) is not None]
-    (x_tr, y_tr), (x_va, y_va) = splits["train"], splits["val"]
+    x_tr, x_va = splits["train"][0], splits["val"][0]
     n_classes = check_classes({k: splits[k][1] for k in names}, n_classes)
     if encoder is not None and cfg.seq_len != x_tr.shape[1]:
         (log or print)(f"note: the encoder was trained on series of {cfg.seq_len} steps and is fine-tuned here on "

@@ -322,7 +322,7 @@ def plot_horizons(frame, *, metric: str = "mse", title: str = "", rows: list[dic
         ax2.set_xlabel("horizon (steps)")
         ax2.set_ylabel(f"Δ test {metric.upper()}, SimMTM − random init\n(standardized; < 0: pre-training helps)",
                        fontsize=8)
-        ax2.set_title(f"paired by seed: dots = seeds, diamond = mean"
+        ax2.set_title("paired by seed: dots = seeds, diamond = mean"
                       + (" ± std" if min(seeds, default=1) >= 2 else f" ({seed_note(min(seeds, default=1))})"),
                       fontsize=9)
         ax2.grid(axis="y", color="0.9", lw=0.6)

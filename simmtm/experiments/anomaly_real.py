@@ -209,7 +209,6 @@ def report_markdown(result: dict, series: list[RealSeries], *, setting: str, bud
                     reading: str = "") -> str:
     """The tables of :func:`summarize` with the setting, budget and the reading."""
     summary, per, default = result["summary"], result["per_series"], result["default"]
-    names = [s.name for s in series]
     lines = ["### Anomaly detection on real series (NAB_dev + UCR anomaly archive)", "", f"Setting: {setting}", "",
              f"Budget: {budget}", "", f"Command: `{command}`", "",
              "#### Every method and scorer: means over the series (each series: mean over seeds)", "",
@@ -235,7 +234,7 @@ def report_markdown(result: dict, series: list[RealSeries], *, setting: str, bud
             n_test = len(s.labels) - s.n_train
             cells = [_fmt(per[m][s.name][metric]) if s.name in per[m] else "-" for m in main]
             lines.append(f"| {s.name} | {int(s.labels[s.n_train:].sum())} / {n_test} | " + " | ".join(cells) + " |")
-        lines.append(f"| **mean** | | " + " | ".join(_fmt(summary[m][metric]) for m in main) + " |")
+        lines.append("| **mean** | | " + " | ".join(_fmt(summary[m][metric]) for m in main) + " |")
     if default:
         d = summary[default]
         trivial = {b: summary[b]["pr_auc"] for b in summary if b.split("+")[0] in BASELINES}
