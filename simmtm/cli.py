@@ -587,8 +587,8 @@ def _curve_args(p):
     p.add_argument("--out", default=None, help="default results/curve_<kind>_<data>[_to_<target>].md")
     _units_from_arg(p)
     p.add_argument("--report-only", action="store_true",
-                   help="rebuild the table from the finished records of the given points and seeds without running "
-                        "anything (e.g. after runs over parts of the grid)")
+                   help="rebuild the table from the finished records without running anything (a table always shows "
+                        "the given points and seeds and every other point and seed recorded for it)")
 
 
 def _curve(args):

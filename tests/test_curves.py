@@ -138,6 +138,9 @@ def test_cli_curve(setup, tmp_path, capsys):
     labels = ["curve", "labels", *common, "--fractions", "0.5", "1", "--out", str(tmp_path / "c.md")]
     assert main([*labels, "--report-only"]) == 0  # rebuilt from the records, nothing trained
     assert "complete" in capsys.readouterr().out and (tmp_path / "c.md").read_text() == written
+    # a command over part of the grid keeps the other recorded points in the table, in their order
+    assert main(["curve", "labels", *common, "--fractions", "1", "--out", str(tmp_path / "c.md"), "--report-only"]) == 0
+    assert "complete" in capsys.readouterr().out and (tmp_path / "c.md").read_text() == written
     assert main([*labels, "--report-only", "--seeds", "0", "1"]) == 0
     assert "units still to run" in capsys.readouterr().out
     assert "labels50pct H=8 SimMTM seeds [1]" in (tmp_path / "c.md").read_text()

@@ -15,10 +15,13 @@ protocol (``protocols``: init -> (name, protocol), e.g. the validation selection
   reuses its units.
 
 The table ``out`` and ``out.json`` hold, per point and horizon, validation and test MSE (mean ±
-std over seeds) for each init and the paired SimMTM − random difference of test MSE.
+std over seeds) for each init and the paired SimMTM − random difference of test MSE, over the
+points and seeds a command gives and every other one recorded in the curve's folder: a run over
+one seed or point does not drop the others from the table.
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
@@ -132,6 +135,54 @@ def scale_curve(cfg: SimMTMConfig, data: ForecastingData, scales: Iterable[tuple
     return write_curve(out, meta, protocols, inits=list(INITS), horizons=horizons, seeds=seeds, command=command)
 
 
+_POINT = {"labels": re.compile(r"labels(?P<pct>[0-9.e+-]+)pct"),
+          "scale": re.compile(r"pre(?P<epochs>[0-9]+)ep-(?P<windows>[0-9]+|all)w")}
+
+
+def _parse_point(kind: str, name: str) -> tuple[float, ...] | None:
+    """A point name's sort key (share; or every-window last, windows, epochs), None if not one."""
+    m = _POINT[kind].fullmatch(name)
+    if m is None:
+        return None
+    if kind == "labels":
+        return (float(m["pct"]),)
+    return (m["windows"] == "all", 0 if m["windows"] == "all" else int(m["windows"]), int(m["epochs"]))
+
+
+def _point_values(kind: str, name: str) -> dict:
+    m = _POINT[kind].fullmatch(name)
+    if kind == "labels":
+        return {"train_fraction": float(m["pct"]) / 100}
+    return {"pretrain_epochs": int(m["epochs"]), "pretrain_windows": None if m["windows"] == "all" else int(m["windows"])}
+
+
+def recorded_grid(out: str | Path, meta: dict, protocols: Protocols, inits: Iterable[str], horizons: Iterable[int],
+                  seeds: Iterable[int]) -> tuple[dict, list[int], list[int]]:
+    """The points, horizons and seeds asked for and any others that runs of this curve (same table,
+    same protocols) recorded, so a run over part of the grid leaves the rest in the table. Points are
+    ordered by their value (share; or window count, every window last, then epochs).
+    -> ``(meta, horizons, seeds)``"""
+    out, kind = Path(out), meta["kind"]
+    # the protocols whose studies have one folder a point (not the scale curve's random reference)
+    names = {protocols[i][0] for i in inits if _folder_of(meta, "?", i) == "?"}
+    points = dict(meta["points"])
+    folders = sorted(f.name for f in run_folder(out).iterdir() if f.is_dir()) if run_folder(out).is_dir() else []
+    for folder in folders:
+        for name in names:
+            point = folder.removeprefix(f"{out.stem}-").removesuffix(f"-{name}")
+            if (folder == f"{out.stem}-{point}-{name}" and point not in points
+                    and _parse_point(kind, point) is not None):
+                points[point] = _point_values(kind, point)
+    points = dict(sorted(points.items(), key=lambda kv: _parse_point(kind, kv[0])))
+    meta = {**meta, "points": points}
+    horizons, seeds = set(horizons), set(seeds)
+    for found in read_points(out, meta, protocols, list(inits)).values():
+        for r in found["finetunes"]:
+            horizons.add(r["key"]["horizon"])
+            seeds.add(r["key"]["seed"])
+    return meta, sorted(horizons), sorted(seeds)
+
+
 def _folder_of(meta: dict, point: str, init: str) -> str:
     """The point whose run folder holds ``init``'s units: random init's reference for a scale curve."""
     return "random" if meta["kind"] == "scale" and init == "random init" else point
@@ -188,8 +239,10 @@ def _stats(values: dict) -> str:
 
 def write_curve(out: str | Path, meta: dict, protocols: Protocols, *, inits: list[str], horizons: list[int],
                 seeds: list[int], command: str = "") -> dict:
-    """``out`` (markdown) and ``out.json`` from the records of every point's studies."""
+    """``out`` (markdown) and ``out.json`` from the records of every point's studies: the points,
+    horizons and seeds given and any others recorded (:func:`recorded_grid`)."""
     out = Path(out)
+    meta, horizons, seeds = recorded_grid(out, meta, protocols, inits, horizons, seeds)
     folders = read_points(out, meta, protocols, inits)
     summary = curve_summary(out, meta, protocols, inits=inits, horizons=horizons, seeds=seeds, folders=folders)
     settings = next((f["settings"] for f in folders.values() if f["settings"]), {})
