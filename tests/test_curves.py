@@ -9,7 +9,7 @@ import pytest
 
 import simmtm.forecasting as forecasting
 from simmtm.data.forecasting import load_forecasting
-from simmtm.experiments.curves import label_curve, point_table, scale_curve
+from simmtm.experiments.curves import label_curve, point_table, scale_curve, scale_meta, write_curve
 from simmtm.experiments.forecasting import StudyBudget, run_folder, serving_pretraining
 from simmtm.experiments.protocols import selected_protocols
 from simmtm.experiments.records import RecordStore
@@ -98,6 +98,11 @@ def test_scale_curve_runs_random_init_once_and_each_pretraining_budget(setup, tm
     assert rows["pre1ep-32w"]["SimMTM"]["test_mse"] != rows["pre2ep-allw"]["SimMTM"]["test_mse"]
     saved = json.loads((tmp_path / "sc.json").read_text())
     assert saved["kind"] == "scale" and saved["complete"]
+    # the table of a command over one point keeps the other (every window last), not the random reference
+    again = write_curve(tmp_path / "sc.md", scale_meta([(2, None)]), FULL, inits=["SimMTM", "random init"],
+                        horizons=[8], seeds=[0])
+    assert [r["point"] for r in again["rows"]] == ["pre1ep-32w", "pre2ep-allw"] and again["complete"]
+    assert json.loads((tmp_path / "sc.json").read_text()) == saved
     assert "Pre-training on src: the point's epochs (kept on validation loss) over the point's windows," in \
         (tmp_path / "sc.md").read_text()
     import matplotlib
