@@ -139,21 +139,18 @@ _POINT = {"labels": re.compile(r"labels(?P<pct>[0-9.e+-]+)pct"),
           "scale": re.compile(r"pre(?P<epochs>[0-9]+)ep-(?P<windows>[0-9]+|all)w")}
 
 
-def _parse_point(kind: str, name: str) -> tuple[float, ...] | None:
-    """A point name's sort key (share; or every-window last, windows, epochs), None if not one."""
+def _parse_point(kind: str, name: str) -> tuple[tuple, dict] | None:
+    """A point's name -> (its sort key, its values as :func:`labels_meta` / :func:`scale_meta` give
+    them), None if ``name`` is not a point of a ``kind`` curve. Sort: share; or window count with
+    every window last, then epochs."""
     m = _POINT[kind].fullmatch(name)
     if m is None:
         return None
     if kind == "labels":
-        return (float(m["pct"]),)
-    return (m["windows"] == "all", 0 if m["windows"] == "all" else int(m["windows"]), int(m["epochs"]))
-
-
-def _point_values(kind: str, name: str) -> dict:
-    m = _POINT[kind].fullmatch(name)
-    if kind == "labels":
-        return {"train_fraction": float(m["pct"]) / 100}
-    return {"pretrain_epochs": int(m["epochs"]), "pretrain_windows": None if m["windows"] == "all" else int(m["windows"])}
+        return (float(m["pct"]),), {"train_fraction": round(float(m["pct"]) / 100, 12)}
+    windows = None if m["windows"] == "all" else int(m["windows"])
+    return (windows is None, windows or 0, int(m["epochs"])), {"pretrain_epochs": int(m["epochs"]),
+                                                              "pretrain_windows": windows}
 
 
 def recorded_grid(out: str | Path, meta: dict, protocols: Protocols, inits: Iterable[str], horizons: Iterable[int],
@@ -170,10 +167,9 @@ def recorded_grid(out: str | Path, meta: dict, protocols: Protocols, inits: Iter
     for folder in folders:
         for name in names:
             point = folder.removeprefix(f"{out.stem}-").removesuffix(f"-{name}")
-            if (folder == f"{out.stem}-{point}-{name}" and point not in points
-                    and _parse_point(kind, point) is not None):
-                points[point] = _point_values(kind, point)
-    points = dict(sorted(points.items(), key=lambda kv: _parse_point(kind, kv[0])))
+            if folder == f"{out.stem}-{point}-{name}" and point not in points and _parse_point(kind, point):
+                points[point] = _parse_point(kind, point)[1]
+    points = dict(sorted(points.items(), key=lambda kv: _parse_point(kind, kv[0])[0]))
     meta = {**meta, "points": points}
     horizons, seeds = set(horizons), set(seeds)
     for found in read_points(out, meta, protocols, list(inits)).values():
