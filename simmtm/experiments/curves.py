@@ -299,6 +299,7 @@ def plot_curve(saved: dict, *, horizon: int, title: str = ""):
     the point (mean ± std over seeds, dots for one seed; zoomed axis, said under its label) and
     the per-seed paired SimMTM − random difference around a zero line. Returns the figure."""
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     from simmtm.plotting import arm_color, draw_paired_dots, legend_outside, mean_spread, seed_note, zoom_axis
 
@@ -332,8 +333,10 @@ def plot_curve(saved: dict, *, horizon: int, title: str = ""):
     legend_outside(ax, where="below", ncol=2)
     n = max(seeds) if seeds else 0
     note = seed_note(n) if len(seeds) <= 1 else f"{min(seeds)}-{n} seeds a point"  # points still running
+    names = [name if r.get("paired_test_diff") else f"{name} (to run)" for name, r in zip(names, rows)]
     diffs = {name: {int(s): d for s, d in r.get("paired_test_diff", {}).items()} for name, r in zip(names, rows)}
     draw_paired_dots(ax2, diffs, labels=names, colors={name: arm_color("SimMTM") for name in names})
+    ax2.xaxis.set_major_locator(MaxNLocator(nbins=5))  # MSE differences have long tick labels
     ax2.set_xlabel("test MSE: SimMTM − random init\n(< 0: pre-training helps; dots = seeds)")
     fig.suptitle((title or f"{saved.get('settings', {}).get('source', '?')} -> "
                   f"{saved.get('settings', {}).get('target', '?')}") + f", test split, H = {horizon} ({note})")
