@@ -153,12 +153,10 @@ def _parse_point(kind: str, name: str) -> tuple[tuple, dict] | None:
                                                               "pretrain_windows": windows}
 
 
-def recorded_grid(out: str | Path, meta: dict, protocols: Protocols, inits: Iterable[str], horizons: Iterable[int],
-                  seeds: Iterable[int]) -> tuple[dict, list[int], list[int]]:
-    """The points, horizons and seeds asked for and any others that runs of this curve (same table,
-    same protocols) recorded, so a run over part of the grid leaves the rest in the table. Points are
-    ordered by their value (share; or window count, every window last, then epochs).
-    -> ``(meta, horizons, seeds)``"""
+def recorded_points(out: str | Path, meta: dict, protocols: Protocols, inits: Iterable[str]) -> dict:
+    """``meta`` with the points asked for and any others that runs of this curve (same table, same
+    protocols) made a study folder for, so a run over part of the grid leaves the rest in the table.
+    Points are ordered by their value (share; or window count, every window last, then epochs)."""
     out, kind = Path(out), meta["kind"]
     # the protocols whose studies have one folder a point (not the scale curve's random reference)
     names = {protocols[i][0] for i in inits if _folder_of(meta, "?", i) == "?"}
@@ -170,13 +168,7 @@ def recorded_grid(out: str | Path, meta: dict, protocols: Protocols, inits: Iter
             if folder == f"{out.stem}-{point}-{name}" and point not in points and _parse_point(kind, point):
                 points[point] = _parse_point(kind, point)[1]
     points = dict(sorted(points.items(), key=lambda kv: _parse_point(kind, kv[0])[0]))
-    meta = {**meta, "points": points}
-    horizons, seeds = set(horizons), set(seeds)
-    for found in read_points(out, meta, protocols, list(inits)).values():
-        for r in found["finetunes"]:
-            horizons.add(r["key"]["horizon"])
-            seeds.add(r["key"]["seed"])
-    return meta, sorted(horizons), sorted(seeds)
+    return {**meta, "points": points}
 
 
 def _folder_of(meta: dict, point: str, init: str) -> str:
@@ -236,13 +228,15 @@ def _stats(values: dict) -> str:
 def write_curve(out: str | Path, meta: dict, protocols: Protocols, *, inits: list[str], horizons: list[int],
                 seeds: list[int], command: str = "") -> dict:
     """``out`` (markdown) and ``out.json`` from the records of every point's studies: the points,
-    horizons and seeds given and any others recorded (:func:`recorded_grid`)."""
+    horizons and seeds given and any others recorded (:func:`recorded_points`)."""
     out = Path(out)
-    meta, horizons, seeds = recorded_grid(out, meta, protocols, inits, horizons, seeds)
-    folders = read_points(out, meta, protocols, inits)
+    meta = recorded_points(out, meta, protocols, inits)
+    folders = read_points(out, meta, protocols, inits)  # each folder read once, for the grid and the rows
+    finetunes = [r for f in folders.values() for r in f["finetunes"]]
+    horizons = sorted({*horizons, *(r["key"]["horizon"] for r in finetunes)})
+    seeds = sorted({*seeds, *(r["key"]["seed"] for r in finetunes)})
     summary = curve_summary(out, meta, protocols, inits=inits, horizons=horizons, seeds=seeds, folders=folders)
     settings = next((f["settings"] for f in folders.values() if f["settings"]), {})
-    finetunes = [r for f in folders.values() for r in f["finetunes"]]
     commands = sorted({*own_commands(finetunes), *([command] if command else [])})
     copied = sorted({r["copied_from"] for r in finetunes if r.get("copied_from")})
     atomic_write_text(out.with_suffix(".json"), dump_json({"seeds": seeds, "horizons": horizons, "settings": settings,
