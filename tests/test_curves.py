@@ -9,7 +9,8 @@ import pytest
 
 import simmtm.forecasting as forecasting
 from simmtm.data.forecasting import load_forecasting
-from simmtm.experiments.curves import label_curve, point_table, scale_curve, scale_meta, write_curve
+from simmtm.experiments.curves import (_parse_point, fraction_name, label_curve, labels_meta, point_table, scale_curve,
+                                       scale_meta, scale_name, write_curve)
 from simmtm.experiments.forecasting import StudyBudget, run_folder, serving_pretraining
 from simmtm.experiments.protocols import selected_protocols
 from simmtm.experiments.records import RecordStore
@@ -115,6 +116,23 @@ def test_scale_curve_runs_random_init_once_and_each_pretraining_budget(setup, tm
                                                            "random init (no pre-training: one reference)"]
     assert [t.get_text() for t in left.get_xticklabels()] == ["1", "2"]
     assert len(right.get_yticklabels()) == 2 and "1 seed)" in left.figure._suptitle.get_text()
+
+
+def test_point_names_parse_back_to_their_values_in_order():
+    # the table lists points recorded by earlier runs by parsing their folder names back
+    fractions = [0.01, 0.05, 0.1, 0.25, 0.5, 1.0]
+    for name, values in labels_meta(fractions)["points"].items():
+        assert _parse_point("labels", name)[1] == values
+    assert _parse_point("labels", fraction_name(1 / 3))[1]["train_fraction"] == pytest.approx(1 / 3, rel=1e-5)
+    scales = [(1, 8192), (30, 8192), (1, None), (3, None), (30, None)]
+    for name, values in scale_meta(scales)["points"].items():
+        assert _parse_point("scale", name)[1] == values
+    shuffled = [scale_name(*s) for s in (scales[3], scales[1], scales[4], scales[0], scales[2])]
+    assert sorted(shuffled, key=lambda n: _parse_point("scale", n)[0]) == [scale_name(*s) for s in scales]
+    assert sorted(map(fraction_name, [0.25, 1.0, 0.05]), key=lambda n: _parse_point("labels", n)[0]) == \
+        ["labels5pct", "labels25pct", "labels100pct"]
+    for other in ("random-probe1", "pre3ep-allw-full", "labels5", "pre3ep-12xw"):
+        assert _parse_point("scale", other) is None and _parse_point("labels", other) is None
 
 
 def test_selected_protocols_are_read_from_a_selection(tmp_path):
