@@ -525,6 +525,7 @@ def _protocols_args(p):
     p.add_argument("--inits", nargs="+", default=["SimMTM", "random"], choices=["SimMTM", "random"])
     p.add_argument("--pretrained-from", default=None, metavar="TABLE",
                    help="fine-tune every protocol from that study's finished pre-training units")
+    _units_from_arg(p)
     p.add_argument("--out", default=None, help="default results/protocols_<data>[_to_<target>]_H<pred-len>.md")
     p.add_argument("--report-only", action="store_true",
                    help="rebuild the table from the finished records without running anything")
@@ -551,7 +552,7 @@ def _protocols(args):
         summary = select_protocols(cfg, source, target, protocols, horizon=args.pred_len, seeds=args.seeds, out=out,
                                    budget=_budget(args), inits=inits, pretrained_from=args.pretrained_from,
                                    device=args.device, checkpoints=args.checkpoints, progress=not args.no_progress,
-                                   command=_command_line(args))
+                                   command=_command_line(args), units_from=args.units_from)
     for init, name in summary["selected"].items():
         print(f"{init}: selected on validation: {name or 'none finished'}")
 

@@ -283,6 +283,26 @@ def test_selection_runs_on_validation_shares_one_pretraining_and_resumes(setup, 
     assert seen.count("pretrain") == 1 and len(seen) == 5
 
 
+def test_a_selection_copies_random_init_units_of_a_tested_study_without_their_test(setup, tmp_path, monkeypatch):
+    cfg, data = setup
+    kw = dict(budget=BUDGET, checkpoints=tmp_path / "ck", inits=("random init",), **QUIET)
+    tested = study(cfg, data, data, [8], [0], out=tmp_path / "t.md", **kw)[-1]
+    assert tested["test"] is not None
+    real, seen = forecasting.finetune, []
+    monkeypatch.setattr(forecasting, "finetune", lambda *a, **k: (seen.append(k["protocol"].name), real(*a, **k))[1])
+    summary = select_protocols(cfg, data, data, {"full": PROTOCOLS["full"], "tiny": TINY}, horizon=8, seeds=[0],
+                               out=tmp_path / "sel.md", units_from=[tmp_path / "t.md"], **kw)
+    assert seen == [TINY.name]  # full's unit was copied, tiny's (another protocol) trained
+    copied = RecordStore(run_folder(protocol_table(tmp_path / "sel.md", "full"))).records(unit="finetune")[0]
+    assert copied["test"] is None and copied["copied_from"] == str(tmp_path / "t.md")
+    assert copied["val_mse"] == tested["val_mse"] and copied["history"] == tested["history"]
+    assert next(r["mean"] for r in summary["rows"] if r["protocol"] == "full") == pytest.approx(tested["val_mse"])
+    assert "test MSE" not in (tmp_path / "sel.md").read_text()
+    # the other way round: a study that tests does not take a unit that was never tested
+    study(cfg, data, data, [8], [0], out=tmp_path / "t2.md", units_from=[protocol_table(tmp_path / "sel.md", "full")], **kw)
+    assert seen == [TINY.name, "full"]
+
+
 def test_an_unfinished_selection_marks_what_is_still_to_run(setup, tmp_path, monkeypatch):
     cfg, data = setup
     real = forecasting.finetune
@@ -323,6 +343,10 @@ def test_cli_protocols_and_study_protocol(setup, tmp_path, capsys):
                  "--out", str(tmp_path / "st.md")]) == 0
     records = RecordStore(run_folder(tmp_path / "st.md")).records(unit="finetune")
     assert [r["key"]["init"] for r in records] == ["random init"]
+    assert main(["protocols", *common, "--pred-len", "8", "--seeds", "0", "--inits", "random", "--protocols", "enc0.3",
+                 "--units-from", str(tmp_path / "st.md"), "--out", str(tmp_path / "sel2.md")]) == 0
+    copied = RecordStore(run_folder(protocol_table(tmp_path / "sel2.md", "enc0.3"))).records(unit="finetune")
+    assert [r["copied_from"] for r in copied] == [str(tmp_path / "st.md")] and copied[0]["test"] is None
     assert main(["study", *common, "--protocol", "probe-then-full,head_epochs=0", "--out", str(tmp_path / "x.md")]) == 2
     assert "head_epochs must be >= 1" in capsys.readouterr().err
     assert main(["protocols", *common, "--protocols", "bogus", "--out", str(tmp_path / "y.md")]) == 2

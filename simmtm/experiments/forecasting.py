@@ -194,29 +194,38 @@ def random_init_settings(settings: dict) -> dict:
 
 def _unit_donors(tables: Iterable[str | Path], settings: dict, log) -> list[tuple[Path, RecordStore]]:
     """The studies among ``tables`` whose random-init units this study may copy (the same
-    :func:`random_init_settings`); the others are named in the log and left out."""
-    donors, mine = [], dump_json(random_init_settings(settings))
+    :func:`random_init_settings`); the others are named in the log and left out. A study that
+    evaluates on validation only may also copy from one that evaluated test (testing comes after
+    training; :func:`_copy_unit` drops the test numbers)."""
+    def same(s: dict) -> str:
+        s = random_init_settings(s)
+        return dump_json({k: v for k, v in s.items() if k != "evaluate_test"} if val_only else s)
+
+    val_only = settings.get("evaluate_test") is False
+    donors, mine = [], same(settings)
     for table in map(Path, tables):
         donor = RecordStore(run_folder(table))
         theirs = donor.settings()
         if not theirs:
             raise ValueError(f"{run_folder(table)} holds no study records to copy units from")
-        if dump_json(random_init_settings(theirs)) == mine:
+        if same(theirs) == mine:
             donors.append((table, donor))
         else:
             log(f"[study] {table}: its random-init units were fine-tuned with other settings; not copied here")
     return donors
 
 
-def _copy_unit(store: RecordStore, donors: list[tuple[Path, RecordStore]], key: dict, log) -> bool:
+def _copy_unit(store: RecordStore, donors: list[tuple[Path, RecordStore]], key: dict, log,
+               evaluate_test: bool = True) -> bool:
     """Copy the finished random-init unit ``key`` from the first donor that has it (marked
-    ``copied_from``); False if none has it."""
+    ``copied_from``; its test numbers dropped unless this study evaluates test); False if none has it."""
     if key["init"] != "random init":
         return False
     for table, donor in donors:
         record = donor.get(key)
         if record is not None:
-            store.put(key, {**{k: v for k, v in record.items() if k != "key"}, "copied_from": str(table)})
+            record = {**{k: v for k, v in record.items() if k != "key"}, "copied_from": str(table)}
+            store.put(key, record if evaluate_test else {**record, "test": None})
             log(f"[study] seed {key['seed']} H={key['horizon']} random init: copied from {table}")
             return True
     return False
@@ -284,7 +293,7 @@ def study(pre_cfg: SimMTMConfig, pre_data: ForecastingData, target: ForecastingD
     ft_cfg = replace(pre_cfg, n_channels=target.n_channels)
     for seed in seeds:
         keys = [{"unit": "finetune", "seed": seed, "horizon": h, "init": i} for h in horizons for i in inits]
-        pending = [k for k in keys if not store.done(k) and not _copy_unit(store, donors, k, log)]
+        pending = [k for k in keys if not store.done(k) and not _copy_unit(store, donors, k, log, evaluate_test)]
         if not pending:
             log(f"[study] seed {seed}: every unit finished, skipped")
             continue

@@ -59,10 +59,13 @@ def select_protocols(cfg: SimMTMConfig, source: ForecastingData, target: Forecas
                      protocols: dict[str, FinetuneProtocol], *, horizon: int, seeds: Iterable[int], out: str | Path,
                      budget: StudyBudget, inits: Iterable[str] = INITS, pretrained_from: str | Path | None = None,
                      device: str = "auto", checkpoints: str | Path = "checkpoints/studies", progress: bool = False,
-                     command: str = "", log: Callable[..., None] = print) -> dict:
+                     command: str = "", log: Callable[..., None] = print,
+                     units_from: Iterable[str | Path] = ()) -> dict:
     """Fine-tune with each named protocol at ``horizon`` for every seed and init, on validation
     only (module docstring); writes ``out`` and ``out.json``. Returns the summary
-    (:func:`summarise`): validation MSE per protocol and init, and each init's selection."""
+    (:func:`summarise`): validation MSE per protocol and init, and each init's selection.
+    ``units_from``: studies whose finished random-init units a protocol's study copies where their
+    fine-tuning is the same (their test numbers left out)."""
     seeds, inits = list(seeds), list(inits)
     if not protocols:
         raise ValueError("give at least one protocol to select from")
@@ -76,7 +79,7 @@ def select_protocols(cfg: SimMTMConfig, source: ForecastingData, target: Forecas
         log(f"[protocols] {name}: {protocol.describe()}")
         study(cfg, source, target, [horizon], seeds, out=protocol_table(out, name), budget=budget, device=device,
               checkpoints=checkpoints, inits=inits, evaluate_test=False, pretrained_from=shared, progress=progress,
-              command=command, log=log, protocol=protocol)
+              command=command, log=log, protocol=protocol, units_from=units_from)
         shared = serving_pretraining(shared, protocol_table(out, name), inits)
         write_selection(out, protocols, horizon=horizon, seeds=seeds, inits=inits, command=command)
     return write_selection(out, protocols, horizon=horizon, seeds=seeds, inits=inits, command=command)
