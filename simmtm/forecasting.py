@@ -53,10 +53,12 @@ def nested_subset(n: int, k: int) -> list[int]:
 def pretrain(cfg: SimMTMConfig, data: ForecastingData, *, device: str = "auto", epochs: int | None = None,
              amp_dtype: torch.dtype | None = None, max_windows: int | None = None, seed: int = 0,
              checkpoint: str | Path | None = None, resume: bool = False, progress: bool = True, log=print,
-             compile: bool = False) -> tuple[nn.Module, dict]:
+             compile: bool = False, extend_from: str | Path | None = None,
+             keep_final_state: bool = False) -> tuple[nn.Module, dict]:
     """Pre-train SimMTM on the training windows of ``data``; keep the epoch with the lowest
     validation loss (masks on validation are drawn from a fixed seed). ``resume`` continues an
-    interrupted run writing the same ``checkpoint`` (:mod:`simmtm.pretraining`). Returns
+    interrupted run writing the same ``checkpoint``; ``keep_final_state`` / ``extend_from`` let a
+    longer run start where a finished shorter one ended (:mod:`simmtm.pretraining`). Returns
     ``(model, fit result)``."""
     if cfg.n_channels != data.n_channels:
         cfg = replace(cfg, n_channels=data.n_channels)
@@ -64,7 +66,8 @@ def pretrain(cfg: SimMTMConfig, data: ForecastingData, *, device: str = "auto", 
     val = _subsample(data.windows("val", seq_len=cfg.seq_len), max_windows and max(max_windows // 4, 1), seed)
     return run_pretraining(cfg, train, val, device=device, epochs=epochs, amp_dtype=amp_dtype, seed=seed,
                            checkpoint=checkpoint, resume=resume, val_batch_size=2 * cfg.batch_size, compile=compile,
-                           progress=progress, log=log, tag=f"pretrain {cfg.method} {data.name}", dataset=data.name)
+                           progress=progress, log=log, tag=f"pretrain {cfg.method} {data.name}", dataset=data.name,
+                           extend_from=extend_from, keep_final_state=keep_final_state)
 
 
 def finetune(cfg: SimMTMConfig, data: ForecastingData, horizon: int, *, encoder: nn.Module | None = None,

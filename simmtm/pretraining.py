@@ -6,7 +6,8 @@ written atomically after every epoch, with the mask and shuffling generators amo
 states. ``resume=True`` continues from it, ending with the same weights as an unbroken run (bit
 for bit on the CPU), if it was made with the same settings (else refused, naming each
 difference); a finished run removes it. There is no learning-rate scheduler to save: pre-training uses a constant
-rate, as the official code does.
+rate, as the official code does. So a run is the first epochs of any longer run of the same settings:
+``keep_final_state`` keeps a finished run's last state and ``extend_from`` continues it to more epochs.
 
 Under ``torchrun`` (``torchrun --nproc_per_node=N -m simmtm pretrain ...``) the same function
 runs data-parallel: DistributedDataParallel, a DistributedSampler re-shuffled every epoch,
@@ -50,13 +51,17 @@ def run_pretraining(cfg: SimMTMConfig, train: Dataset, val: Dataset | None = Non
                     epochs: int | None = None, amp_dtype: torch.dtype | None = None, seed: int = 0,
                     checkpoint: str | Path | None = None, resume: bool = False, val_batch_size: int | None = None,
                     compile: bool = False, progress: bool = True, log=print, tag: str = "pretrain",
+                    extend_from: str | Path | None = None, keep_final_state: bool = False,
                     **checkpoint_extra: Any) -> tuple[nn.Module, dict]:
     """Pre-train ``cfg.method`` on ``train`` (batches of ``x`` or ``(x, y)``); with ``val``, keep the
     epoch with the lowest validation loss. Writes ``checkpoint`` (best weights) at the end and,
     along the way, the resume state (module docstring). Batches: :func:`pretrain_batching`; the
-    run logs how many optimizer steps it took (``result["steps"]``). Returns ``(model, fit result)``."""
-    if resume and checkpoint is None:
-        raise ValueError("resume=True needs the checkpoint path of the run to resume")
+    run logs how many optimizer steps it took (``result["steps"]``). ``keep_final_state`` keeps
+    the last state (:func:`simmtm.resume.final_state_path`); ``extend_from`` (such a state of a
+    shorter run, same settings) starts from it unless this run has its own state to resume.
+    Returns ``(model, fit result)``."""
+    if (resume or extend_from is not None or keep_final_state) and checkpoint is None:
+        raise ValueError("resume, extend_from and keep_final_state need the checkpoint path of the run")
     dev = setup(device)  # joins torchrun's process group when launched by it
     W, r = world_size(), rank()
     main = r == 0
@@ -91,6 +96,8 @@ def run_pretraining(cfg: SimMTMConfig, train: Dataset, val: Dataset | None = Non
         checkpoint, {"model": model, "optimizer": optimizer, "scaler": scaler}, generators, {"config": cfg.to_dict()},
         settings=settings)
     start = resumable.restore(log, tag) if resume else None
+    if start is None and extend_from is not None:
+        start = resumable.extend(extend_from, log, tag)
     t0 = time.perf_counter()
 
     def report(epoch, row):
@@ -121,5 +128,5 @@ def run_pretraining(cfg: SimMTMConfig, train: Dataset, val: Dataset | None = Non
         save_checkpoint(checkpoint, model, cfg, optimizer=optimizer, epoch=result["best_epoch"],
                         metrics=result["history"][result["best_epoch"]], kind="simmtm", **checkpoint_extra)
     if resumable is not None:
-        resumable.finish()  # a finished run leaves no state to "resume"
+        resumable.finish(keep=keep_final_state)  # a finished run leaves no state to "resume"
     return model, result

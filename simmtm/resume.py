@@ -11,7 +11,10 @@ is read with ``weights_only=True``.
 The state also stores the settings that define the run (config, data, seed, budget): resuming
 with other settings is refused, naming each difference, instead of continuing one run under
 another's name. A run that finishes removes its resume state (:meth:`ResumeState.finish`), so
-nothing can "resume" a finished run.
+nothing can "resume" a finished run; asked to, it keeps it as ``<checkpoint>.final.pt`` instead,
+which a LONGER run of otherwise the same settings may start from (:meth:`ResumeState.extend`):
+with no learning-rate schedule, as in pre-training, an E-epoch run is the first E epochs of a
+longer one, so a budget curve trains its longest point once instead of every point from scratch.
 """
 from __future__ import annotations
 
@@ -31,6 +34,13 @@ def resume_path(checkpoint: str | Path) -> Path:
     """Where the resumable state of a run writing ``checkpoint`` lives."""
     checkpoint = Path(checkpoint)
     return checkpoint.with_name(checkpoint.stem + ".resume.pt")
+
+
+def final_state_path(checkpoint: str | Path) -> Path:
+    """Where a finished run writing ``checkpoint`` keeps its last state when asked to
+    (:meth:`ResumeState.finish`), for a longer run to :meth:`~ResumeState.extend`."""
+    checkpoint = Path(checkpoint)
+    return checkpoint.with_name(checkpoint.stem + ".final.pt")
 
 
 def previous_path(path: Path) -> Path:
@@ -108,7 +118,7 @@ class ResumeState:
 
     def __init__(self, checkpoint: str | Path, modules: dict[str, Any], generators: dict[str, torch.Generator],
                  extra: dict[str, Any] | None = None, settings: dict[str, Any] | None = None):
-        self.path = resume_path(checkpoint)
+        self.path, self.final_path = resume_path(checkpoint), final_state_path(checkpoint)
         self.modules, self.generators, self.extra = modules, generators, extra or {}
         self.settings = settings  # what defines the run; a resume with others is refused
 
@@ -134,20 +144,45 @@ class ResumeState:
             return None
         state = load_resume_state(self.path)
         self.check_settings(state)
+        self._load(state, self.path)
+        log(f"[{tag}] resuming after epoch {state['loop']['epoch']} from {self.path}")
+        return state["loop"]
+
+    def extend(self, final_state: str | Path, log=print, tag: str = "run") -> dict:
+        """Start from the kept final state of a finished SHORTER run (:meth:`finish` with
+        ``keep=True``) whose settings are this run's but for ``epochs``: returns its loop state for
+        ``fit(start=...)``, which then goes on from its next epoch as if that run had been given this
+        run's epochs. Refused (ValueError) for other settings, or a run not shorter than this one."""
+        path = Path(final_state)
+        state = load_resume_state(path)
+        saved, now = state.get("settings"), self.settings
+        if saved is None or now is None or "epochs" not in saved or "epochs" not in now:
+            raise ValueError(f"{path} holds no epoch budget to extend")
+        diff = settings_differences({k: v for k, v in saved.items() if k != "epochs"},
+                                    {k: v for k, v in now.items() if k != "epochs"})
+        if diff:
+            raise ValueError(f"{path} belongs to a run with other settings ({'; '.join(diff)}): it cannot be extended")
+        if not saved["epochs"] < now["epochs"] or state["loop"]["epoch"] + 1 != saved["epochs"]:
+            raise ValueError(f"{path} is a finished {saved['epochs']}-epoch run (last epoch {state['loop']['epoch']}): "
+                             f"only a longer run than it can extend it, this one has {now['epochs']}")
+        self._load(state, path)
+        log(f"[{tag}] extending the finished {saved['epochs']}-epoch run {path} to {now['epochs']} epochs")
+        return state["loop"]
+
+    def _load(self, state: dict[str, Any], path: Path) -> None:
+        """Load a saved state (weights, optimizer, random states) into this run's modules and generators."""
         W = world_size()
         if state.get("world_size", 1) != W:
-            raise ValueError(f"{self.path} was written by {state.get('world_size', 1)} process(es); resume it with "
+            raise ValueError(f"{path} was written by {state.get('world_size', 1)} process(es); resume it with "
                              f"as many (this run has {W})")
         from simmtm.checkpoint import load_weights
 
         for name, module in self.modules.items():
             if isinstance(module, torch.nn.Module):
-                load_weights(module, state[name], self.path)
+                load_weights(module, state[name], path)
             else:
                 module.load_state_dict(state[name])
         restore_random_states(state["random"][rank()], self.generators)
-        log(f"[{tag}] resuming after epoch {state['loop']['epoch']} from {self.path}")
-        return state["loop"]
 
     def save(self, loop: dict) -> None:
         states = gather_objects(random_states(self.generators))  # every process's
@@ -156,8 +191,13 @@ class ResumeState:
                          "random": states, "world_size": world_size(),
                          **({"settings": self.settings} if self.settings is not None else {})}, self.path)
 
-    def finish(self) -> None:
-        """The run finished (its checkpoint written): remove its resume state and the previous one."""
+    def finish(self, keep: bool = False) -> None:
+        """The run finished (its checkpoint written): remove its resume state and the previous one;
+        with ``keep``, keep the last state as :func:`final_state_path` for a longer run to extend."""
         if rank() == 0:
+            if keep and self.path.is_file():
+                self.path.replace(self.final_path)
+            else:
+                self.final_path.unlink(missing_ok=True)  # no stale final state of an earlier run stays beside it
             self.path.unlink(missing_ok=True)
             previous_path(self.path).unlink(missing_ok=True)

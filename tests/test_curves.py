@@ -118,6 +118,28 @@ def test_scale_curve_runs_random_init_once_and_each_pretraining_budget(setup, tm
     assert len(right.get_yticklabels()) == 2 and "1 seed)" in left.figure._suptitle.get_text()
 
 
+def test_scale_curve_extends_the_shorter_pretraining_of_a_seed_to_the_same_weights(setup, tmp_path, monkeypatch):
+    import simmtm.pretraining as pretraining
+
+    cfg, data = setup
+    real_fit, first_epochs = pretraining.fit, []
+    monkeypatch.setattr(pretraining, "fit", lambda *a, **k: (first_epochs.append(k["start"]["epoch"] + 1 if k["start"]
+                                                                                   else 0), real_fit(*a, **k))[1])
+    # given out of order: the 1-epoch point runs first and the 3-epoch point goes on from it
+    scale_curve(cfg, data, [(3, 32), (1, 32)], horizons=[8], seeds=[0], out=tmp_path / "sc.md", budget=BUDGET,
+                protocols=FULL, checkpoints=tmp_path / "ck", **QUIET)
+    assert first_epochs == [0, 1]
+    pre = lambda out, point: RecordStore(run_folder(point_table(out, point, "full"))).get({"unit": "pretrain", "seed": 0})
+    extended = pre(tmp_path / "sc.md", "pre3ep-32w")
+    assert extended["extended_from"].endswith("pre1ep-32w-full/pretrain_seed0.final.pt") and len(extended["history"]) == 3
+    # the same point alone, from scratch: the same history and weights
+    scale_curve(cfg, data, [(3, 32)], horizons=[8], seeds=[0], out=tmp_path / "alone.md", budget=BUDGET,
+                protocols=FULL, checkpoints=tmp_path / "ck", **QUIET)
+    alone = pre(tmp_path / "alone.md", "pre3ep-32w")
+    assert first_epochs == [0, 1, 0] and "extended_from" not in alone
+    assert alone["history"] == extended["history"] and alone["weights_sha256"] == extended["weights_sha256"]
+
+
 def test_point_names_parse_back_to_their_values_in_order():
     # the table lists points recorded by earlier runs by parsing their folder names back
     fractions = [0.01, 0.05, 0.1, 0.25, 0.5, 1.0]

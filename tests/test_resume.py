@@ -62,6 +62,35 @@ def test_interrupted_run_resumes_bit_for_bit(tmp_path):
     assert not resume_path(tmp_path / "part.pt").exists()
 
 
+def test_a_finished_run_kept_as_final_state_extends_to_a_longer_run_bit_for_bit(tmp_path):
+    from simmtm.classification import LabelledSeries
+    from simmtm.pretraining import run_pretraining
+    from simmtm.resume import final_state_path
+
+    train, val = (LabelledSeries(x, np.zeros(len(x), dtype=np.int64)) for x in _data())
+    cfg = get_preset("tiny", batch_size=8, seq_len=32, n_channels=2)
+    run = lambda epochs, name, **kw: run_pretraining(cfg, train, val, epochs=epochs, checkpoint=tmp_path / name,
+                                                     **{**QUIET, **kw})
+    whole, whole_fit = run(3, "whole.pt")
+    assert not final_state_path(tmp_path / "whole.pt").exists()  # kept only when asked
+    run(1, "short.pt", keep_final_state=True)
+    short = final_state_path(tmp_path / "short.pt")
+    assert short.is_file() and not resume_path(tmp_path / "short.pt").exists()
+    logs = []
+    longer, longer_fit = run(3, "long.pt", extend_from=short, keep_final_state=True, log=logs.append)
+    assert any("extending the finished 1-epoch run" in line for line in logs)
+    assert longer_fit["history"] == whole_fit["history"] and longer_fit["best_epoch"] == whole_fit["best_epoch"]
+    assert _same_weights(longer, whole)
+    with pytest.raises(ValueError, match="only a longer run"):  # a 3-epoch state cannot make a 2-epoch run
+        run(2, "x.pt", extend_from=final_state_path(tmp_path / "long.pt"))
+    with pytest.raises(ValueError, match="other settings.*seed"):
+        run(3, "y.pt", extend_from=short, seed=1)
+    with pytest.raises(ValueError, match="checkpoint path"):
+        run_pretraining(cfg, train, val, epochs=2, extend_from=short, **QUIET)
+    run(1, "short.pt")  # the same run again without keeping: no stale final state stays beside it
+    assert not short.exists()
+
+
 def test_resume_without_state_starts_fresh_and_needs_a_checkpoint(tmp_path):
     train, val = _data()
     fresh, _ = pretrain(CFG, train, val, epochs=1, **QUIET)

@@ -12,7 +12,9 @@ protocol (``protocols``: init -> (name, protocol), e.g. the validation selection
 - scale curve: pre-training budgets ``(epochs, windows or None = all)``, SimMTM fine-tuned from
   each; random init does not depend on the pre-training, so it runs once (its own study) and is
   the reference of every point. A point whose budget equals ``pretrained_from``'s pre-training
-  reuses its units.
+  reuses its units. Points run shortest first, each keeping its pre-trainings' final states, and
+  a longer point on the same windows continues the longest shorter one of its seed (pre-training
+  has no lr schedule, so that is the same run): epochs 1, 3, 10 and 30 cost 30 epochs, not 44.
 
 The table ``out`` and ``out.json`` hold, per point and horizon, validation and test MSE (mean ±
 std over seeds) for each init and the paired SimMTM − random difference of test MSE, over the
@@ -124,13 +126,16 @@ def scale_curve(cfg: SimMTMConfig, data: ForecastingData, scales: Iterable[tuple
           checkpoints=checkpoints, inits=["random init"], progress=progress, command=command, log=log,
           protocol=protocol, units_from=units_from)
     name, protocol = protocols["SimMTM"]
-    for epochs, windows in scales:
+    ckpt_dir = lambda e, w: Path(checkpoints) / point_table(out, scale_name(e, w), name).stem  # noqa: E731
+    for epochs, windows in sorted(set(scales), key=lambda s: (s[1] is None, s[1] or 0, s[0])):
         point = scale_name(epochs, windows)
         log(f"[curve] {point}: SimMTM with {name}")
         bud = replace(budget, pretrain_epochs=epochs, pretrain_windows=windows)
+        shorter = [ckpt_dir(e, windows) for e in sorted({e for e, w in scales if w == windows and e < epochs}, reverse=True)]
         study(cfg, data, data, horizons, seeds, out=point_table(out, point, name), budget=bud, device=device,
               checkpoints=checkpoints, inits=["SimMTM"], progress=progress, command=command, log=log,
-              protocol=protocol, pretrained_from=pretrained_from if reuse == (epochs, windows) else None)
+              protocol=protocol, pretrained_from=pretrained_from if reuse == (epochs, windows) else None,
+              extend_from=shorter, keep_final_state=True)
         write_curve(out, meta, protocols, inits=list(INITS), horizons=horizons, seeds=seeds, command=command)
     return write_curve(out, meta, protocols, inits=list(INITS), horizons=horizons, seeds=seeds, command=command)
 

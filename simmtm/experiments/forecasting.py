@@ -133,20 +133,26 @@ def _readable_digest(checkpoint: Path, log) -> str | None:
 
 
 def _pretrained_encoder(store: RecordStore, cfg: SimMTMConfig, data: ForecastingData, seed: int,
-                        budget: StudyBudget, checkpoint: Path, *, device: str, progress: bool, command: str, log):
+                        budget: StudyBudget, checkpoint: Path, *, device: str, progress: bool, command: str, log,
+                        extend_from: Iterable[Path] = (), keep_final_state: bool = False):
     """The encoder of pre-training unit ``seed``: from its checkpoint if that unit finished (and
-    the file is the one its record names), else pre-trained now, resuming an interrupted run."""
+    the file is the one its record names), else pre-trained now, resuming an interrupted run or
+    else extending the first of ``extend_from`` (checkpoint folders of studies with a shorter
+    pre-training of the same settings) that kept this seed's final state."""
     from simmtm.checkpoint import load_pretrained_encoder
     from simmtm.forecasting import pretrain
+    from simmtm.resume import final_state_path
 
     key = {"unit": "pretrain", "seed": seed}
     record = store.get(key)
     if record is None or _readable_digest(checkpoint, log) != record["weights_sha256"]:
         log(f"[study] pre-training seed {seed} on {data.name} ({budget.pretrain_epochs} epochs)")
         t0 = time.perf_counter()
+        shorter = next((f for f in (final_state_path(Path(d) / checkpoint.name) for d in extend_from) if f.is_file()),
+                       None)
         _, result = pretrain(cfg, data, device=device, epochs=budget.pretrain_epochs, seed=seed,
                              max_windows=budget.pretrain_windows, checkpoint=checkpoint, resume=True,
-                             progress=progress, log=log)
+                             progress=progress, log=log, extend_from=shorter, keep_final_state=keep_final_state)
         digest = weights_digest(checkpoint)
         remade = {}
         if record is not None and record["weights_sha256"] != digest:  # e.g. the checkpoint was lost, remade elsewhere
@@ -155,6 +161,7 @@ def _pretrained_encoder(store: RecordStore, cfg: SimMTMConfig, data: Forecasting
             remade = {"previous_weights_sha256": [*record.get("previous_weights_sha256", []), record["weights_sha256"]]}
         store.put(key, {"dataset": data.name, "history": result["history"], "best_epoch": result["best_epoch"],
                         "checkpoint": str(checkpoint), "weights_sha256": digest, **remade,
+                        **({"extended_from": str(shorter)} if shorter is not None else {}),
                         "seconds": time.perf_counter() - t0, "command": command})
     encoder, _ = load_pretrained_encoder(checkpoint)
     return encoder
@@ -244,9 +251,16 @@ def study(pre_cfg: SimMTMConfig, pre_data: ForecastingData, target: ForecastingD
           seeds: Iterable[int], *, out: str | Path, budget: StudyBudget, device: str = "auto",
           checkpoints: str | Path = "checkpoints/studies", inits: Iterable[str] = INITS, evaluate_test: bool = True,
           pretrained_from: str | Path | None = None, progress: bool = False, command: str = "",
-          log=print, protocol: FinetuneProtocol | None = None, units_from: Iterable[str | Path] = ()) -> list[dict]:
+          log=print, protocol: FinetuneProtocol | None = None, units_from: Iterable[str | Path] = (),
+          extend_from: Iterable[str | Path] = (), keep_final_state: bool = False) -> list[dict]:
     """Pre-train on ``pre_data``, fine-tune on ``target`` for each horizon from the pre-trained
     encoder and from a random initialisation with the same budget, for each seed.
+
+    ``keep_final_state`` keeps each finished pre-training's last state beside its checkpoint;
+    ``extend_from``: checkpoint folders of studies with a shorter pre-training of otherwise the
+    same settings (longest first), whose kept state of a seed this study's pre-training of that
+    seed continues instead of starting over (:meth:`simmtm.resume.ResumeState.extend`; the same
+    weights, as pre-training has no lr schedule). The record says ``extended_from``.
 
     ``pretrained_from``: the table of another study whose finished pre-training units (same
     source, model and pre-training budget) this one fine-tunes from instead of pre-training
@@ -307,7 +321,9 @@ def study(pre_cfg: SimMTMConfig, pre_data: ForecastingData, target: ForecastingD
                     raise ValueError(f"{pretrained_from} has no finished pre-training of seed {pre_seed} with its "
                                      f"checkpoint {checkpoint}: run that study first")
             encoder = _pretrained_encoder(pre_store, pre_cfg, pre_data, pre_seed, budget, checkpoint, device=device,
-                                          progress=progress, command=command, log=log)
+                                          progress=progress, command=command, log=log,
+                                          extend_from=() if pretrained_from is not None else map(Path, extend_from),
+                                          keep_final_state=keep_final_state and pretrained_from is None)
         for key in pending:
             t0 = time.perf_counter()
             enc = encoder if key["init"] == "SimMTM" else None  # finetune copies it
