@@ -204,11 +204,12 @@ def _unit_donors(tables: Iterable[str | Path], settings: dict, log) -> list[tupl
     :func:`random_init_settings`); the others are named in the log and left out. A study that
     evaluates on validation only may also copy from one that evaluated test (testing comes after
     training; :func:`_copy_unit` drops the test numbers)."""
+    val_only = settings.get("evaluate_test") is False
+
     def same(s: dict) -> str:
         s = random_init_settings(s)
         return dump_json({k: v for k, v in s.items() if k != "evaluate_test"} if val_only else s)
 
-    val_only = settings.get("evaluate_test") is False
     donors, mine = [], same(settings)
     for table in map(Path, tables):
         donor = RecordStore(run_folder(table))
@@ -322,8 +323,7 @@ def study(pre_cfg: SimMTMConfig, pre_data: ForecastingData, target: ForecastingD
                                      f"checkpoint {checkpoint}: run that study first")
             encoder = _pretrained_encoder(pre_store, pre_cfg, pre_data, pre_seed, budget, checkpoint, device=device,
                                           progress=progress, command=command, log=log,
-                                          extend_from=() if pretrained_from is not None else map(Path, extend_from),
-                                          keep_final_state=keep_final_state and pretrained_from is None)
+                                          extend_from=map(Path, extend_from), keep_final_state=keep_final_state)
         for key in pending:
             t0 = time.perf_counter()
             enc = encoder if key["init"] == "SimMTM" else None  # finetune copies it
