@@ -31,7 +31,7 @@ def worker(args) -> None:
     from simmtm import get_preset
     from simmtm.data import synthetic_multivariate
     from simmtm.data.windows import SlidingWindows
-    from simmtm.pretraining import run_pretraining
+    from simmtm.training.pretraining import run_pretraining
 
     series = synthetic_multivariate(args.steps, 7, seed=0)
     series = (series - series[:int(0.8 * len(series))].mean(0)) / series[:int(0.8 * len(series))].std(0)

@@ -40,7 +40,7 @@ import numpy as np
 import torch
 
 from simmtm import build_simmtm, get_preset
-from simmtm.engine import make_optimizer
+from simmtm.training.engine import make_optimizer
 from simmtm.reference import reference_forward
 from peak_rss import peak_growth_mb, reset_peak  # benchmarks/peak_rss.py, beside this script
 

@@ -30,7 +30,7 @@ def measure(conf: dict, steps: int, chunk: int | None) -> None:
     import torch
 
     from simmtm import SimMTMConfig, TransformerConfig, build_simmtm
-    from simmtm.engine import make_optimizer
+    from simmtm.training.engine import make_optimizer
 
     torch.manual_seed(0)
     cfg = SimMTMConfig(seq_len=conf["length"], n_channels=conf["channels"], n_views=conf["views"],

@@ -14,7 +14,7 @@ import torch
 from simmtm import build_simmtm, get_preset
 from simmtm.experiments.classification import standardize
 from simmtm.data.classification import load_tfc_split
-from simmtm.engine import make_optimizer
+from simmtm.training.engine import make_optimizer
 
 
 def main() -> None:

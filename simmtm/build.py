@@ -5,14 +5,14 @@ import numbers
 
 import torch.nn as nn
 
-from simmtm.augmentations import MaskAugment
+from simmtm.baselines.augmentations import MaskAugment
 from simmtm.config import CNNConfig, ResNetConfig, SimMTMConfig, TransformerConfig
 from simmtm.encoders import ChannelIndependentTransformer, ResNet1D, TFCEncoder, output_shape
 from simmtm.heads import ClassificationHead, FlattenHead, FlattenProjector, PointwiseDecoder, PooledProjector
 from simmtm.losses import AutomaticWeightedLoss, FixedWeightedLoss
-from simmtm.model import Classifier, Forecaster, SimMTM
+from simmtm.model import ClassificationModel, ForecastingModel, SimMTM
 from simmtm.normalization import InstanceNorm
-from simmtm.objectives import METHODS, MaskedReconstruction, TwoViewObjective
+from simmtm.baselines.objectives import METHODS, MaskedReconstruction, TwoViewObjective
 
 
 def build_encoder(cfg: SimMTMConfig) -> nn.Module:
@@ -83,7 +83,7 @@ def build_simmtm(cfg: SimMTMConfig) -> SimMTM:
 
 def build_pretrainer(cfg: SimMTMConfig) -> nn.Module:
     """The pre-training model for ``cfg.method``: SimMTM or a baseline objective on the same
-    encoder, projector and decoder (:mod:`simmtm.objectives`)."""
+    encoder, projector and decoder (:mod:`simmtm.baselines.objectives`)."""
     if cfg.method == "simmtm":
         return build_simmtm(cfg)
     encoder = build_encoder(cfg)
@@ -102,7 +102,7 @@ def build_pretrainer(cfg: SimMTMConfig) -> nn.Module:
 
 
 def build_forecaster(cfg: SimMTMConfig, horizon: int, encoder: nn.Module | None = None,
-                     head_dropout: float = 0.0) -> Forecaster:
+                     head_dropout: float = 0.0) -> ForecastingModel:
     """A forecaster for ``horizon`` steps; pass a pre-trained ``encoder`` to fine-tune it."""
     if isinstance(horizon, bool) or not isinstance(horizon, numbers.Integral) or horizon < 1:
         raise ValueError(f"horizon must be an integer >= 1, got {horizon!r}")
@@ -112,16 +112,16 @@ def build_forecaster(cfg: SimMTMConfig, horizon: int, encoder: nn.Module | None 
     K, T, D, out_ch = _rows(encoder, cfg)
     head = FlattenHead(T, D, horizon, out_ch, dropout=head_dropout)
     n_channels = _expected_channels(encoder, cfg)
-    return Forecaster(encoder, head, InstanceNorm() if cfg.instance_norm else None,
+    return ForecastingModel(encoder, head, InstanceNorm() if cfg.instance_norm else None,
                       seq_len=cfg.seq_len, n_channels=n_channels)
 
 
 def build_classifier(cfg: SimMTMConfig, n_classes: int, encoder: nn.Module | None = None,
-                     hidden: int = 64) -> Classifier:
+                     hidden: int = 64) -> ClassificationModel:
     """A classifier; pass a pre-trained ``encoder`` to fine-tune it."""
     if isinstance(n_classes, bool) or not isinstance(n_classes, numbers.Integral) or n_classes < 2:
         raise ValueError(f"n_classes must be an integer >= 2, got {n_classes!r}")
     encoder = encoder if encoder is not None else build_encoder(cfg)
     K, T, D, _ = _rows(encoder, cfg)
-    return Classifier(encoder, ClassificationHead(K * T * D, n_classes, hidden),
+    return ClassificationModel(encoder, ClassificationHead(K * T * D, n_classes, hidden),
                       seq_len=cfg.seq_len, n_channels=cfg.n_channels)

@@ -11,43 +11,10 @@ field, e.g. ``d_model must be an integer >= 1, got -4``.
 """
 from __future__ import annotations
 
-import math
-import numbers
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Literal, Union
 
-
-def check_int(name: str, value: Any, low: int = 1) -> None:
-    """``value`` is an integer >= ``low`` (ValueError naming ``name`` otherwise)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
-        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
-
-
-def check_real(name: str, value: Any, *, low: float | None = None, high: float | None = None, low_open: bool = False,
-          high_open: bool = True) -> None:
-    """``value`` is a finite number within the bounds (open or closed; ValueError naming ``name``)."""
-    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
-    ok = ok and (low is None or (value > low if low_open else value >= low))
-    ok = ok and (high is None or (value < high if high_open else value <= high))
-    if not ok:
-        rule = " and ".join(r for r in ((f"{'>' if low_open else '>='} {low:g}" if low is not None else ""),
-                                        (f"{'<' if high_open else '<='} {high:g}" if high is not None else "")) if r)
-        raise ValueError(f"{name} must be a finite number{' ' + rule if rule else ''}, got {value!r}")
-
-
-def check_choice(name: str, value: Any, choices: tuple) -> None:
-    """``value`` is one of ``choices``."""
-    if value not in choices:
-        raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}, got {value!r}")
-
-
-def check_sizes(name: str, values: Any, length: int | None = None, low: int = 1) -> None:
-    """``values`` is a non-empty tuple (of ``length``) of integers >= ``low``."""
-    if not isinstance(values, (tuple, list)) or not values or (length is not None and len(values) != length):
-        size = f"{length} " if length is not None else ""
-        raise ValueError(f"{name} must be a non-empty tuple of {size}integers, got {values!r}")
-    for v in values:
-        check_int(f"every {name} entry", v, low)
+from simmtm.utils.checks import check_choice, check_int, check_real, check_sizes
 
 
 @dataclass(frozen=True)
@@ -73,9 +40,17 @@ class TransformerConfig:
         check_choice("kind", self.kind, ("transformer",))
 
 
+def _check_conv_stack(cfg: "CNNConfig | ResNetConfig") -> None:
+    """A stack of convolution blocks: one kernel size and one stride per block."""
+    check_sizes("channels", cfg.channels)
+    for name in ("kernel_sizes", "strides"):
+        check_sizes(name, getattr(cfg, name), len(cfg.channels))
+
+
 @dataclass(frozen=True)
 class CNNConfig:
-    """TF-C-style 3-block CNN (classification)."""
+    """TF-C-style 3-block CNN (classification, :class:`simmtm.encoders.TFCEncoder`): the
+    official SleepEEG/Epilepsy kernels, strides, widths and dropouts by default."""
 
     channels: tuple[int, ...] = (32, 64, 128)
     kernel_sizes: tuple[int, ...] = (25, 8, 8)
@@ -84,9 +59,7 @@ class CNNConfig:
     kind: Literal["cnn"] = "cnn"
 
     def __post_init__(self):
-        check_sizes("channels", self.channels)
-        for name in ("kernel_sizes", "strides"):
-            check_sizes(name, getattr(self, name), len(self.channels))
+        _check_conv_stack(self)
         if not isinstance(self.dropouts, (tuple, list)) or len(self.dropouts) != len(self.channels):
             raise ValueError(f"dropouts must be a tuple of {len(self.channels)} numbers, got {self.dropouts!r}")
         for p in self.dropouts:
@@ -96,7 +69,8 @@ class CNNConfig:
 
 @dataclass(frozen=True)
 class ResNetConfig:
-    """1D ResNet (classification)."""
+    """1D ResNet (classification, :class:`simmtm.encoders.ResNet1D`): block ``i`` has
+    ``channels[i]`` filters and downsamples time by ``strides[i]``."""
 
     channels: tuple[int, ...] = (32, 64, 128)
     strides: tuple[int, ...] = (2, 2, 2)
@@ -104,10 +78,8 @@ class ResNetConfig:
     kind: Literal["resnet"] = "resnet"
 
     def __post_init__(self):
-        check_sizes("channels", self.channels)
-        for name in ("strides", "kernel_sizes"):
-            check_sizes(name, getattr(self, name), len(self.channels))
         check_choice("kind", self.kind, ("resnet",))
+        _check_conv_stack(self)
 
 
 EncoderConfig = Union[TransformerConfig, CNNConfig, ResNetConfig]
@@ -121,7 +93,7 @@ class SimMTMConfig:
     method: the pre-training objective -- ``simmtm`` or a baseline on the same encoder and
     projector (``simclr``, ``vicreg``, ``barlow``: two augmented views; ``masked``: masked
     reconstruction without aggregation; ``simclr-mask``: SimCLR whose two views are SimMTM's masks
-    at ``mask_ratio``, for the masking-ratio analysis); see :mod:`simmtm.objectives`.
+    at ``mask_ratio``, for the masking-ratio analysis); see :mod:`simmtm.baselines.objectives`.
     ``temperature`` serves SimMTM and SimCLR.
     projector: ``flatten`` (official, ``[T*D] -> T*D/2 -> P``) or ``pooled`` (mean over time).
     decoder: ``flatten`` (official, forecasting and classification: each row's ``[T*D]`` ->
@@ -231,8 +203,8 @@ PRESETS: dict[str, SimMTMConfig] = {
 # This project's CPU recipe for forecasting (beyond the paper): the official model of each dataset with
 # patch tokens of 16 steps; masks, objective and decoder form are SimMTM's. Wider (d_model 64), deeper
 # (3 layers), finer (patches of 8) and more dropout did not beat it on ETTm1 VALIDATION MSE
-# (results/forecasting_sweep_ETTm1.md). Its pre-training and fine-tuning budget (fine-tuning lr 5e-4,
-# chosen in the same sweep) is simmtm.experiments.forecasting.BUDGETS["cpu"]. The point-token presets
+# (results/forecasting/forecasting_sweep_ETTm1.md). Its pre-training and fine-tuning budget (fine-tuning lr 5e-4,
+# chosen in the same sweep) is simmtm.training.recipes.BUDGETS["cpu"]. The point-token presets
 # above stay the paper's (a GPU job).
 CPU_RECIPE: dict[str, Any] = {"patch_len": 16}
 

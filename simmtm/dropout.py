@@ -15,7 +15,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from simmtm.validation import check_probability
+from simmtm.utils.checks import check_probability
 
 
 def keep_mask(shape: torch.Size | tuple[int, ...], p: float, *, device: torch.device | str | None = None,

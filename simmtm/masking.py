@@ -12,7 +12,7 @@ import math
 
 import torch
 
-from simmtm.validation import check_probability, check_series
+from simmtm.utils.checks import check_probability, check_series
 
 MASK_KINDS = ("geometric", "random", "tail", "head")
 
@@ -131,15 +131,8 @@ def head_mask(n_series: int, length: int, ratio: float, *, device=None, generato
     return keep.float().expand(n_series, length).clone()
 
 
-def make_masks(
-    x: torch.Tensor,
-    n_views: int,
-    ratio: float = 0.5,
-    mean_span: float = 3.0,
-    kind: str = "geometric",
-    *,
-    generator: torch.Generator | None = None,
-) -> torch.Tensor:
+def make_masks(x: torch.Tensor, n_views: int, ratio: float = 0.5, mean_span: float = 3.0, kind: str = "geometric", *,
+               generator: torch.Generator | None = None) -> torch.Tensor:
     """Draw ``n_views`` masks for every series and channel of ``x``.
 
     Args:
@@ -172,15 +165,8 @@ def make_masks(
     return flat.view(n_views * B, C, L).transpose(1, 2).to(x.dtype)
 
 
-def mask_views(
-    x: torch.Tensor,
-    n_views: int,
-    ratio: float = 0.5,
-    mean_span: float = 3.0,
-    kind: str = "geometric",
-    *,
-    generator: torch.Generator | None = None,
-) -> tuple[torch.Tensor, torch.Tensor]:
+def mask_views(x: torch.Tensor, n_views: int, ratio: float = 0.5, mean_span: float = 3.0, kind: str = "geometric", *,
+               generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Stack the originals and their masked views for SimMTM pre-training.
 
     Rows are ``[x_0..x_{B-1}, view1(x_0..x_{B-1}), ..., viewM(...)]``: row ``r`` and row

@@ -16,12 +16,12 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from simmtm.distributed import gather_rows, is_distributed, local_rows
+from simmtm.utils.distributed import gather_rows, is_distributed, local_rows
 from simmtm.losses import AutomaticWeightedLoss, constraint_loss, constraint_loss_chunked, reconstruction_loss
 from simmtm.masking import MASK_KINDS, mask_views
 from simmtm.normalization import InstanceNorm
 from simmtm.similarity import aggregate, aggregate_chunked, cosine_similarity_matrix
-from simmtm.validation import check_positive, check_probability, check_series
+from simmtm.utils.checks import check_positive, check_probability, check_series
 
 
 @dataclass
@@ -44,7 +44,7 @@ class SimMTMOutput:
 
     @property
     def terms(self) -> dict[str, torch.Tensor]:
-        """The loss's named parts (as :class:`simmtm.objectives.PretrainOutput` has them)."""
+        """The loss's named parts (as :class:`simmtm.baselines.objectives.PretrainOutput` has them)."""
         return {"loss_rec": self.loss_rec, "loss_con": self.loss_con}
 
 
@@ -159,11 +159,12 @@ class SimMTM(nn.Module):
                             weights.detach() if return_matrices and weights is not None else None)
 
 
-class Forecaster(nn.Module):
+class ForecastingModel(nn.Module):
     """Fine-tuning model for forecasting: (normalise) -> encoder -> head -> (de-normalise).
 
     ``forward(x: [B, L, C]) -> [B, H, C]``; ``head`` maps ``[B, K, T, D] -> [B, H, C]``
-    (e.g. :class:`simmtm.heads.FlattenHead` with ``out_steps = H``).
+    (e.g. :class:`simmtm.heads.FlattenHead` with ``out_steps = H``). Reading a user's file and
+    writing dated forecasts is :class:`simmtm.forecasting.forecaster.Forecaster`'s job.
     """
 
     def __init__(self, encoder: nn.Module, head: nn.Module, norm: InstanceNorm | None = None, *,
@@ -171,14 +172,6 @@ class Forecaster(nn.Module):
         super().__init__()
         self.encoder, self.head, self.norm = encoder, head, norm
         self.seq_len, self.n_channels = seq_len, n_channels
-
-    @staticmethod
-    def load(path, device: str | torch.device = "cpu"):
-        """A fine-tuned forecaster checkpoint with its scaler, columns and dates, ready for
-        ``.predict(frame)`` / ``.backtest(frame, at)``: a :class:`simmtm.forecaster.FittedForecaster`."""
-        from simmtm.forecaster import FittedForecaster
-
-        return FittedForecaster.load(path, device)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_series("x", x, channels=self.n_channels, length=self.seq_len)
@@ -189,16 +182,11 @@ class Forecaster(nn.Module):
         return self.norm.denormalize(y, stats) if stats is not None else y
 
 
-class Classifier(nn.Module):
+class ClassificationModel(nn.Module):
     """Fine-tuning model for classification: encoder -> head. ``[B, L, C] -> [B, n_classes]``.
 
-    A classifier saved by ``python -m simmtm classify`` also knows the user's labels and how
-    raw series become its inputs; load it with :meth:`load` and call :meth:`predict` /
-    :meth:`predict_proba` on arrays or files::
-
-        clf = Classifier.load("classifier.pt")
-        clf.predict("new.ts")             # [N] labels as in the training file
-        clf.predict_proba(x)              # [N, K] probabilities, columns in clf.labels order
+    Labels, input preparation and ``predict`` on files belong to
+    :class:`simmtm.classification.classifier.Classifier`, which wraps one of these.
     """
 
     def __init__(self, encoder: nn.Module, head: nn.Module, *, seq_len: int | None = None,
@@ -206,31 +194,7 @@ class Classifier(nn.Module):
         super().__init__()
         self.encoder, self.head = encoder, head
         self.seq_len, self.n_channels = seq_len, n_channels
-        self.labels: tuple | None = None  # labels[k] is class k's label (None: the classes are 0..K-1)
-        self.input_format = None  # a simmtm.data.formats.SeriesFormat (None: inputs already [N, L, C])
-        self.info: dict = {}  # what made it (training file, seed, budget, validation accuracy)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_series("x", x, channels=self.n_channels, length=self.seq_len)
         return self.head(self.encoder(x))
-
-    @classmethod
-    def load(cls, path, map_location: str | torch.device = "cpu") -> "Classifier":
-        """A fine-tuned classifier from its checkpoint (:func:`simmtm.own_classification.load_classifier`)."""
-        from simmtm.own_classification import load_classifier
-
-        return load_classifier(path, map_location)
-
-    def predict_proba(self, x, batch_size: int = 256):
-        """Class probabilities ``[N, K]`` (numpy) for ``x``: an array ``[N, L]`` or ``[N, L, C]``
-        of raw series (NaN = missing), a list of ``[L_i, C]`` arrays, or a ``.ts`` / ``.npz`` /
-        ``.csv`` path; prepared as the training series were (``input_format``)."""
-        from simmtm.own_classification import predict_proba
-
-        return predict_proba(self, x, batch_size=batch_size)
-
-    def predict(self, x, batch_size: int = 256):
-        """The most probable label per series ``[N]`` (the user's labels; see :meth:`predict_proba`)."""
-        from simmtm.own_classification import decode
-
-        return decode(self, self.predict_proba(x, batch_size).argmax(axis=1))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from simmtm.validation import check_positive
+from simmtm.utils.checks import check_positive
 
 
 def cosine_similarity_matrix(s: torch.Tensor) -> torch.Tensor:

@@ -93,7 +93,7 @@ def test_variants_name_what_they_change():
 
 
 def test_runner_skips_finished_records(tmp_path, monkeypatch):
-    import simmtm.forecasting as forecasting
+    import simmtm.forecasting.training as forecasting
 
     hourly_csv(tmp_path / "d.csv", 600, 2, columns=["a", "b"])
     kw = dict(root=None, out=tmp_path / "a.md", pretrain_epochs=1, finetune_epochs=1, lr=1e-3, horizons=(8,),
@@ -114,7 +114,7 @@ def test_runner_skips_finished_records(tmp_path, monkeypatch):
 
 
 def test_forecasting_horizons_share_one_pretraining_and_can_be_added_later(tmp_path, monkeypatch):
-    import simmtm.forecasting as forecasting
+    import simmtm.forecasting.training as forecasting
 
     hourly_csv(tmp_path / "d.csv", 600, 2, columns=["a", "b"])
     calls = {"pretrain": 0, "finetune": []}
@@ -154,7 +154,7 @@ def test_ablate_command_writes_the_table_and_its_records(tmp_path):
     hourly_csv(tmp_path / "d.csv", 900, 3, columns=["a", "b", "c"])
     out = tmp_path / "abl.md"
     argv = ["ablate", "--task", str(tmp_path / "d.csv"), "--analysis", "ablation", "--values", "full", "no-constraint",
-            "--preset", "tiny", "--seeds", "0", "--pretrain-epochs", "1", "--finetune-epochs", "1", "--horizon", "8",
+            "--preset", "tiny", "--seeds", "0", "--pretrain-epochs", "1", "--finetune-epochs", "1", "--pred-len", "8",
             "--pretrain-windows", "32", "--finetune-windows", "32", "--device", "cpu", "--out", str(out)]
     assert main(argv) == 0
     table = out.read_text()

@@ -254,7 +254,7 @@ def test_self_distilled_detector_learns_on_synthetic_data():
 
 
 def test_benchmark_runner_writes_tables(tmp_path):
-    from simmtm.anomaly.experiment import run
+    from simmtm.experiments.anomaly_synthetic import run
 
     cfg = get_anomaly_preset("quick")
     out = tmp_path / "anomaly.md"
@@ -268,7 +268,7 @@ def test_benchmark_runner_writes_tables(tmp_path):
     assert set(saved["runs"][0]["random"]["type_auc"]) == set(ANOMALY_TYPES)
     # one record per (seed, method) beside the table; a re-run reads them instead of training again
     assert len(list((tmp_path / "anomaly").glob("seed=0,method=*.json"))) == 3
-    import simmtm.anomaly.experiment as experiment
+    import simmtm.experiments.anomaly_synthetic as experiment
 
     experiment_run_method, experiment.run_method = experiment.run_method, None  # would fail if called
     try:

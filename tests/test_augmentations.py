@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from simmtm.augmentations import (AUGMENTATIONS, RandomAugment, blockout, channel_noise, crop_resize, jitter,
+from simmtm.baselines.augmentations import (AUGMENTATIONS, RandomAugment, blockout, channel_noise, crop_resize, jitter,
                                   magnitude_warp, random_smoothing, resample, scaling, sign_flip, smooth_curves,
                                   time_flip, time_warp)
 

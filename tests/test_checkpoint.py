@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from simmtm.build import build_simmtm
-from simmtm.checkpoint import load_pretrained_encoder, load_simmtm, read_checkpoint, save_checkpoint
+from simmtm.training.checkpoint import load_pretrained_encoder, load_simmtm, read_checkpoint, save_checkpoint
 
 
 def test_round_trip_rebuilds_the_model_from_the_file_alone(tmp_path, tiny_cfg, tiny_batch):

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from simmtm.classification import FrozenEncoder, finetune, pretrain
+from simmtm.classification.training import FrozenEncoder, finetune, pretrain
 from simmtm.config import get_preset
 from simmtm.data import synthetic_classification
 

@@ -41,13 +41,13 @@ def test_unknown_method_and_cli(tmp_path):
         compare_forecasting("x", None, get_preset("tiny"), ["byol"], [0], pretrain_epochs=1, finetune_epochs=1)
     path = csv(tmp_path / "d.csv", 2, 1)
     assert main(["compare", "--task", str(path), "--preset", "tiny", "--methods", "vicreg", "none", "--seeds", "0",
-                 "--pretrain-epochs", "1", "--finetune-epochs", "1", "--max-windows", "32", "--device", "cpu", "--horizon", "12",
+                 "--pretrain-epochs", "1", "--finetune-epochs", "1", "--max-windows", "32", "--device", "cpu", "--pred-len", "12",
                  "--out", str(tmp_path / "r.md")]) == 0
     assert "| vicreg | fine-tune |" in (tmp_path / "r.md").read_text()
 
 
 def test_a_rerun_skips_finished_units_and_rebuilds_the_same_table(tmp_path, monkeypatch):
-    import simmtm.forecasting as forecasting
+    import simmtm.forecasting.training as forecasting
     from simmtm.experiments.comparison import run
 
     path = csv(tmp_path / "d.csv", 2, 2)
@@ -71,7 +71,7 @@ def test_committed_results_regenerate_byte_equal_from_their_json():
 
     from simmtm.experiments.comparison import comparison_markdown
 
-    results = Path(__file__).resolve().parents[1] / "results"
+    results = Path(__file__).resolve().parents[1] / "results" / "analyses"
     for name in ("comparison_epilepsy", "comparison_ETTh1"):
         saved = json.loads((results / f"{name}.json").read_text())
         assert comparison_markdown(saved) == (results / f"{name}.md").read_text()

@@ -7,15 +7,16 @@ import json
 import numpy as np
 import pytest
 
-import simmtm.forecasting as forecasting
+import simmtm.forecasting.training as forecasting
 from simmtm.data.forecasting import load_forecasting
 from simmtm.experiments.curves import (_parse_point, fraction_name, label_curve, labels_meta, point_table, scale_curve,
                                        scale_meta, scale_name, write_curve)
-from simmtm.experiments.forecasting import StudyBudget, run_folder, serving_pretraining
-from simmtm.experiments.protocols import selected_protocols
+from simmtm.experiments.forecasting import run_folder, serving_pretraining
+from simmtm.training.recipes import StudyBudget
+from simmtm.experiments.protocol_selection import selected_protocols
 from simmtm.experiments.records import RecordStore
-from simmtm.forecasting import nested_subset, subset_size
-from simmtm.protocols import PROTOCOLS
+from simmtm.forecasting.training import nested_subset, subset_size
+from simmtm.training.protocols import PROTOCOLS
 
 from conftest import hourly_csv, tiny_patch_cfg
 
@@ -84,7 +85,7 @@ def test_label_curve_trains_on_nested_subsets_shares_one_pretraining_and_resumes
 
 
 def test_scale_curve_runs_random_init_once_and_each_pretraining_budget(setup, tmp_path, monkeypatch):
-    import simmtm.pretraining as pretraining
+    import simmtm.training.pretraining as pretraining
 
     cfg, data = setup
     real_fit, epochs = pretraining.fit, []
@@ -119,7 +120,7 @@ def test_scale_curve_runs_random_init_once_and_each_pretraining_budget(setup, tm
 
 
 def test_scale_curve_extends_the_shorter_pretraining_of_a_seed_to_the_same_weights(setup, tmp_path, monkeypatch):
-    import simmtm.pretraining as pretraining
+    import simmtm.training.pretraining as pretraining
 
     cfg, data = setup
     real_fit, first_epochs = pretraining.fit, []
@@ -174,7 +175,7 @@ def test_cli_curve(setup, tmp_path, capsys):
 
     common = ["--preset", "tiny", "--data", str(tmp_path / "src.csv"), "--seq-len", "32", "--epochs", "1",
               "--pretrain-windows", "32", "--finetune-windows", "32", "--finetune-epochs", "1", "--device", "cpu",
-              "--no-progress", "--checkpoints", str(tmp_path / "ck"), "--pred-lens", "8"]
+              "--no-progress", "--checkpoints", str(tmp_path / "ck"), "--pred-len", "8"]
     assert main(["curve", "labels", *common, "--fractions", "0.5", "1", "--out", str(tmp_path / "c.md")]) == 0
     assert "complete" in capsys.readouterr().out
     assert np.isfinite(json.loads((tmp_path / "c.json").read_text())["rows"][0]["paired_test_diff"]["0"])

@@ -138,8 +138,8 @@ def _run_worker(rank, port, out, global_similarity, epochs=2, resume=False, name
     import shutil
 
     from simmtm import get_preset
-    from simmtm.classification import pretrain
-    from simmtm.resume import ResumeState
+    from simmtm.classification.training import pretrain
+    from simmtm.training.resume import ResumeState
 
     real_save = ResumeState.save
 
@@ -196,7 +196,7 @@ def test_two_process_run_resumes_bit_for_bit(tmp_path):
 def _classify_worker(rank, port, out):
     _torchrun_env(rank, port)
     from simmtm import get_preset
-    from simmtm.classification import finetune
+    from simmtm.classification.training import finetune
     from simmtm.data import synthetic_classification
 
     x, y = synthetic_classification(150, 128, 1, 2, seed=0)
@@ -223,7 +223,7 @@ def _finetune_worker(rank, port, out):
     _torchrun_env(rank, port)
     from simmtm import get_preset
     from simmtm.data.forecasting import from_array
-    from simmtm.forecasting import finetune
+    from simmtm.forecasting.training import finetune
 
     rng = np.random.default_rng(0)
     t = np.arange(700)[:, None]

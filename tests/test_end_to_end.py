@@ -7,7 +7,7 @@ from conftest import shared_file
 from simmtm.build import build_classifier, build_simmtm
 from simmtm.config import get_preset
 from simmtm.data import LabelledSeries, SlidingWindows, synthetic_multivariate
-from simmtm.engine import evaluate_pretrain, fit, make_loader, pretrain_one_epoch, train_one_epoch
+from simmtm.training.engine import evaluate_pretrain, fit, make_loader, pretrain_one_epoch, train_one_epoch
 
 
 def test_pretraining_lowers_the_loss_on_synthetic_series(tiny_cfg):
@@ -71,7 +71,7 @@ def test_pretrain_then_finetune_beats_chance_on_real_eeg():
     clf = build_classifier(cfg, 2, encoder=model.encoder)
     opt = torch.optim.Adam(clf.parameters(), lr=1e-3)
     tr = make_loader(LabelledSeries(x[ft_train], y[ft_train]), 32, shuffle=True, seed=0)
-    from simmtm.engine import evaluate_classifier
+    from simmtm.training.engine import evaluate_classifier
 
     va = make_loader(LabelledSeries(x[ft_val], y[ft_val]), 128, shuffle=False)
     te = make_loader(LabelledSeries(x[test], y[test]), 128, shuffle=False)
@@ -84,7 +84,7 @@ def test_pretrain_then_finetune_beats_chance_on_real_eeg():
 
 
 def test_demo_runs_offline(tmp_path, capsys):
-    from simmtm.demo import run_demo
+    from simmtm.experiments.demo import run_demo
 
     result = run_demo(tmp_path, pretrain_epochs=1, finetune_epochs=1, labelled=0.1, labelled_epochs=2, stride=16,
                       progress=False)

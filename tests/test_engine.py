@@ -3,7 +3,8 @@ import torch
 import torch.nn as nn
 
 from simmtm.data import LabelledSeries, SlidingWindows
-from simmtm.engine import evaluate_classifier, evaluate_forecaster, fit, make_loader, resolve_device
+from simmtm.training.engine import evaluate_classifier, evaluate_forecaster, fit, make_loader
+from simmtm.utils.device import resolve_device
 
 
 class Last(nn.Module):
@@ -69,7 +70,7 @@ def test_resolve_device():
 
 def test_mixed_precision_steps_train(tmp_path):
     """bf16 autocast on CPU (and the fp16 loss-scaling path, disabled on CPU) run and learn."""
-    from simmtm.engine import grad_scaler, train_one_epoch
+    from simmtm.training.engine import grad_scaler, train_one_epoch
 
     torch.manual_seed(0)
     x = torch.randn(64, 8, 1)

@@ -27,15 +27,15 @@ import pytest
 import torch
 
 from conftest import hourly_csv, interrupt_on_call, shared_file
-from simmtm import folderlock
-from simmtm.atomic import atomic_write_text, temp_path
+from simmtm.utils import folderlock
+from simmtm.utils.atomic import atomic_write_text, temp_path
 from simmtm.build import build_forecaster, build_simmtm
-from simmtm.checkpoint import save_checkpoint
+from simmtm.training.checkpoint import save_checkpoint
 from simmtm.cli import main
 from simmtm.config import CNNConfig, SimMTMConfig, TransformerConfig, get_preset
 from simmtm.data.dates import check_dates, future_dates, infer_step, repair_dates
 from simmtm.data.forecasting import load_forecasting
-from simmtm.resume import resume_path
+from simmtm.training.resume import resume_path
 
 ROOT = Path(__file__).resolve().parents[1]
 Q = ["--device", "cpu", "--no-progress"]
@@ -110,7 +110,7 @@ def test_the_lock_is_reentrant_in_a_process_and_freed_when_its_holder_dies(tmp_p
             assert folderlock.holder_pid(folder) == os.getpid()
         assert (folder / ".lock").exists()
     assert not (folder / ".lock").exists()
-    code = "import sys, os; from simmtm import folderlock; folderlock.acquire(sys.argv[1]); os._exit(9)"
+    code = "import sys, os; from simmtm.utils import folderlock; folderlock.acquire(sys.argv[1]); os._exit(9)"
     subprocess.run([sys.executable, "-c", code, str(folder)], env=_env(), check=False, timeout=120)
     assert (folder / ".lock").exists()  # left by a killed process, but not locked any more
     with folderlock.hold(folder):
@@ -158,7 +158,7 @@ def test_temp_names_are_unique_and_a_failed_write_leaves_nothing(tmp_path):
         f.write(b"half")
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    from simmtm.atomic import atomic_write
+    from simmtm.utils.atomic import atomic_write
 
     with pytest.raises(OSError, match=r"cannot write .*a\.json: no space left on device; nothing was written"):
         atomic_write(target, fail)
@@ -171,7 +171,7 @@ PRETRAIN = ["pretrain", *TINY, "--epochs", "3", "--out", "ck/p.pt"]
 
 
 def _interrupt_after_first_epoch(monkeypatch):
-    import simmtm.pretraining as pretraining
+    import simmtm.training.pretraining as pretraining
 
     real, _ = interrupt_on_call(monkeypatch, pretraining, "pretrain_one_epoch", 2)  # Ctrl-C during epoch 1
     return lambda: monkeypatch.setattr(pretraining, "pretrain_one_epoch", real)
@@ -231,7 +231,7 @@ def test_a_diverging_run_stops_with_exit_2_and_keeps_the_good_checkpoint(work, c
 
 
 def test_the_deferred_guard_reports_the_first_bad_step():
-    from simmtm.engine import FiniteGuard, NonFiniteLossError
+    from simmtm.training.engine import FiniteGuard, NonFiniteLossError
 
     guard = FiniteGuard(torch.device("cpu"))
     guard.immediate = False  # the accelerator path: no host sync per step
@@ -450,7 +450,7 @@ def test_a_corrupt_pretrained_checkpoint_in_a_study_is_named_and_its_pretraining
 
 
 def test_ctrl_c_in_a_study_says_finished_units_are_kept(work, capsys, monkeypatch):
-    import simmtm.forecasting as forecasting
+    import simmtm.forecasting.training as forecasting
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt

@@ -7,15 +7,15 @@ import torch
 
 from simmtm import Forecaster
 from simmtm.build import build_forecaster
-from simmtm.checkpoint import read_checkpoint, save_checkpoint
+from simmtm.training.checkpoint import read_checkpoint, save_checkpoint
 from simmtm.cli import main
 from simmtm.config import get_preset
 from simmtm.data import synthetic_multivariate
 from simmtm.data.forecasting import load_forecasting
 from simmtm.data.dates import future_dates, infer_frequency, parse_dates
-from simmtm.forecaster import FittedForecaster, ForecastSpec
-from simmtm.forecasting import finetune
-from simmtm.recipes import budget_name, default_preset
+from simmtm.forecasting.forecaster import ForecastSpec
+from simmtm.forecasting.training import finetune
+from simmtm.training.recipes import budget_name, default_preset
 
 L, H = 32, 8
 COLUMNS = ["load", "temp", "OT"]
@@ -29,12 +29,12 @@ def series_frame(rows=300, freq="h", start="2021-01-01", dates=True, seed=0) -> 
     return frame
 
 
-def untrained(freq="h", date_column="date", seed=0) -> FittedForecaster:
+def untrained(freq="h", date_column="date", seed=0) -> Forecaster:
     """A forecaster with random weights and a hand-made scaler (what inference does is the same)."""
     torch.manual_seed(seed)
     cfg = get_preset("tiny", seq_len=L, n_channels=len(COLUMNS))
     spec = ForecastSpec(tuple(COLUMNS), (10.0, 200.0, -3.0), (1.0, 5.0, 0.5), "M", L, H, date_column, freq)
-    return FittedForecaster(build_forecaster(cfg, H), spec)
+    return Forecaster(build_forecaster(cfg, H), spec)
 
 
 @pytest.fixture(scope="module")
@@ -143,7 +143,7 @@ def test_a_series_shifted_by_100_gives_a_forecast_shifted_by_100(trained):
 def test_the_checkpoint_carries_what_inference_needs(trained):
     folder, data = trained
     f = Forecaster.load(folder / "fc.pt")
-    assert isinstance(f, FittedForecaster)
+    assert isinstance(f, Forecaster)
     s = f.spec
     assert s.columns == tuple(COLUMNS) and s.features == "M" and (s.seq_len, s.horizon) == (L, H)
     assert s.date_column == "date" and s.freq == "h"

@@ -6,12 +6,12 @@ import pandas as pd
 import pytest
 import torch
 
-from simmtm.checkpoint import load_pretrained_encoder, read_checkpoint
+from simmtm.training.checkpoint import load_pretrained_encoder, read_checkpoint
 from simmtm.cli import main
 from simmtm.config import get_preset
 from simmtm.data import synthetic_multivariate
 from simmtm.data.forecasting import load_forecasting
-from simmtm.forecasting import finetune, pretrain
+from simmtm.forecasting.training import finetune, pretrain
 
 
 def csv(path, n_channels, seed):

@@ -7,7 +7,7 @@ import torch
 from simmtm import get_preset
 from simmtm.data.memmap import MemmapSamples, MemmapWindows, convert, read_meta
 from simmtm.data.windows import SlidingWindows
-from simmtm.pretraining import run_pretraining
+from simmtm.training.pretraining import run_pretraining
 
 
 def _csv(tmp_path, n=300, nan_at=None):

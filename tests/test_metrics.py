@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import f1_score, roc_auc_score
 
-from simmtm.metrics import classification_metrics
+from simmtm.classification.metrics import classification_metrics
 
 
 def test_binary_hand_computed():

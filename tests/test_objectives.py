@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from simmtm.build import build_pretrainer
-from simmtm.checkpoint import load_pretrained_encoder, load_simmtm, save_checkpoint
+from simmtm.training.checkpoint import load_pretrained_encoder, load_simmtm, save_checkpoint
 from simmtm.config import get_preset
-from simmtm.objectives import (METHODS, MaskedReconstruction, PretrainOutput, TwoViewObjective, barlow_twins_loss,
+from simmtm.baselines.objectives import (METHODS, MaskedReconstruction, PretrainOutput, TwoViewObjective, barlow_twins_loss,
                                nt_xent, vicreg_loss, vicreg_terms)
 
 

@@ -8,13 +8,14 @@ import pytest
 import torch
 
 from simmtm import Classifier
-from simmtm.classification import finetune, stratified_split
+from simmtm.classification.training import finetune, stratified_split
 from simmtm.cli import main
 from simmtm.config import get_preset
 from simmtm.data.formats import (LabelMap, SeriesFormat, SeriesSet, fill_missing, load_labelled, read_csv, read_npz,
                                  read_series, read_ts, resample)
-from simmtm.own_classification import ClassifyBudget, classify_files, nearest_neighbour, pretrain_epochs
-from simmtm.pretraining import pretrain_batching
+from simmtm.classification.own_data import classify_files, nearest_neighbour, pretrain_epochs
+from simmtm.training.recipes import ClassifyBudget
+from simmtm.training.pretraining import pretrain_batching
 
 from conftest import shared_file
 
@@ -306,7 +307,7 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, argv, message):
 
 def test_predict_refuses_a_benchmark_checkpoint(tmp_path, capsys):
     from simmtm.build import build_classifier
-    from simmtm.checkpoint import save_checkpoint
+    from simmtm.training.checkpoint import save_checkpoint
 
     cfg = get_preset("Epilepsy", seq_len=24, n_channels=1)
     save_checkpoint(tmp_path / "b.pt", build_classifier(cfg, 2), cfg, kind="classifier", n_classes=2)
@@ -315,15 +316,6 @@ def test_predict_refuses_a_benchmark_checkpoint(tmp_path, capsys):
     assert "carries no label map" in capsys.readouterr().err
     clf = Classifier.load(tmp_path / "b.pt")  # still usable on prepared arrays, classes 0..K-1
     assert clf.predict(np.zeros((3, 24, 1), dtype=np.float32)).shape == (3,)
-
-
-def test_old_import_paths_still_work():
-    from simmtm.classification import benchmark_data, label_fractions, study
-    from simmtm.comparison import compare_on_arrays
-    from simmtm.experiments import classification, comparison
-
-    assert benchmark_data is classification.benchmark_data and study is classification.study
-    assert label_fractions is classification.label_fractions and compare_on_arrays is comparison.compare_on_arrays
 
 
 # ------------------------------------------------------------------ the real archive files
@@ -344,7 +336,7 @@ def test_real_ucr_uea_files(name, n, channels, lengths, classes):
 
 
 def test_small_set_pretraining_counts_every_series_and_reports_steps(capsys):
-    from simmtm.classification import pretrain
+    from simmtm.classification.training import pretrain
 
     cfg = get_preset("Epilepsy", seq_len=24, n_channels=1, batch_size=32)
     x = np.random.default_rng(0).normal(size=(50, 24, 1)).astype(np.float32)
@@ -365,7 +357,7 @@ def test_encoder_used_at_another_length_says_so(capsys):
 
 
 def test_classify_own_files_with_a_protocol_trains_both_inits_with_it(tmp_path, capsys, monkeypatch):
-    import simmtm.own_classification as own
+    import simmtm.classification.own_data as own
 
     seen = []
     real = own.finetune

@@ -79,7 +79,7 @@ def test_forecast_shows_original_units_on_a_second_axis():
 
 
 def test_comparison_draws_no_error_bar_from_one_seed():
-    from simmtm.comparison import plot_comparison
+    from simmtm.experiments.comparison import plot_comparison
 
     runs = [{"method": m, "protocol": "fine-tune", "seed": 0, "accuracy": a}
             for m, a in (("simmtm", 0.96), ("none", 0.955))]

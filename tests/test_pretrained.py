@@ -5,10 +5,10 @@ import pytest
 import torch
 
 from simmtm.build import build_encoder, build_simmtm
-from simmtm.checkpoint import save_checkpoint
+from simmtm.training.checkpoint import save_checkpoint
 from simmtm.cli import main
 from simmtm.config import SimMTMConfig, get_preset
-from simmtm.pretrained import checkpoints_dir, load_pretrained, sha256, ship, shipped
+from simmtm.training.pretrained import checkpoints_dir, load_pretrained, sha256, ship, shipped
 
 # Embeddings of a fixed seeded input by every shipped file: (sum, sum of squares, max) of all values.
 EXPECTED: dict[str, tuple[float, float, float]] = {

@@ -8,18 +8,20 @@ import numpy as np
 import pytest
 import torch
 
-import simmtm.forecasting as forecasting
+import simmtm.forecasting.training as forecasting
+import simmtm.training.finetune as finetune_loop
 from simmtm.build import build_forecaster
-from simmtm.checkpoint import read_checkpoint
+from simmtm.training.checkpoint import read_checkpoint
 from simmtm.config import get_preset
 from simmtm.data import synthetic_multivariate
 from simmtm.data.forecasting import from_array, load_forecasting
-from simmtm.engine import make_optimizer
-from simmtm.experiments.forecasting import StudyBudget, run_folder, strip_timing, study
-from simmtm.experiments.protocols import protocol_table, select_protocols
+from simmtm.training.engine import make_optimizer
+from simmtm.experiments.forecasting import run_folder, strip_timing, study
+from simmtm.training.recipes import StudyBudget
+from simmtm.experiments.protocol_selection import protocol_table, select_protocols
 from simmtm.experiments.records import RecordStore
-from simmtm.protocols import PROTOCOLS, FinetuneProtocol, get_protocol, parameter_groups, training_view
-from simmtm.resume import ResumeState, load_resume_state, previous_path, resume_path
+from simmtm.training.protocols import PROTOCOLS, FinetuneProtocol, get_protocol, parameter_groups, training_view
+from simmtm.training.resume import ResumeState, load_resume_state, previous_path, resume_path
 
 from conftest import hourly_csv, interrupt_on_call, tiny_patch_cfg
 
@@ -170,10 +172,10 @@ def test_interrupted_probe_then_full_resumes_bit_for_bit_in_its_phase(tmp_path, 
     encoder = build_forecaster(cfg, 8).encoder
     kw = dict(protocol=protocol, epochs=2, patience=5)
     whole = finetune_tiny(cfg, data, encoder, tmp_path / "whole.pt", **kw)
-    real, _ = interrupt_on_call(monkeypatch, forecasting, "train_one_epoch", 2)
+    real, _ = interrupt_on_call(monkeypatch, finetune_loop, "train_one_epoch", 2)
     with pytest.raises(KeyboardInterrupt):
         finetune_tiny(cfg, data, encoder, tmp_path / "part.pt", **kw)
-    monkeypatch.setattr(forecasting, "train_one_epoch", real)
+    monkeypatch.setattr(finetune_loop, "train_one_epoch", real)
     resumed = finetune_tiny(cfg, data, encoder, tmp_path / "part.pt", resume=True, **kw)
     assert resumed["history"] == whole["history"] and resumed["test"] == whole["test"]
     assert _same(resumed["model"].state_dict(), whole["model"].state_dict())
@@ -182,7 +184,7 @@ def test_interrupted_probe_then_full_resumes_bit_for_bit_in_its_phase(tmp_path, 
 def test_classification_probing_keeps_batchnorm_statistics_then_trains(tmp_path, monkeypatch):
     monkeypatch.setattr(ResumeState, "finish", lambda self: None)  # keep the resume states to read the probe epoch
     from simmtm.build import build_classifier
-    from simmtm.classification import finetune
+    from simmtm.classification.training import finetune
 
     rng = np.random.default_rng(1)
     x = rng.normal(size=(60, 178, 1)).astype(np.float32)
@@ -255,7 +257,7 @@ def test_a_default_study_keeps_the_settings_of_earlier_run_folders(setup, tmp_pa
 
 
 def test_selection_runs_on_validation_shares_one_pretraining_and_resumes(setup, tmp_path, monkeypatch):
-    import simmtm.pretraining as pretraining
+    import simmtm.training.pretraining as pretraining
 
     cfg, data = setup
     real, seen = forecasting.finetune, []
@@ -354,7 +356,7 @@ def test_cli_protocols_and_study_protocol(setup, tmp_path, capsys):
 
 
 def test_while_a_seed_runs_the_selection_uses_the_seeds_every_protocol_finished(tmp_path):
-    from simmtm.experiments.protocols import read_studies, summarise
+    from simmtm.experiments.protocol_selection import read_studies, summarise
     from simmtm.experiments.records import RecordStore
 
     protocols = {"full": PROTOCOLS["full"], "probe1": PROTOCOLS["probe1"]}
@@ -376,7 +378,7 @@ def test_while_a_seed_runs_the_selection_uses_the_seeds_every_protocol_finished(
 def test_the_selected_table_takes_each_init_from_the_study_of_its_selected_protocol(setup, tmp_path):
     from dataclasses import replace
 
-    from simmtm.experiments.protocols import selected_table
+    from simmtm.experiments.protocol_selection import selected_table
 
     cfg, data = setup
     run = lambda name, **kw: study(cfg, data, data, [8], [0], out=tmp_path / f"{name}.md",  # noqa: E731

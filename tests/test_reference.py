@@ -132,7 +132,7 @@ def test_step_has_no_host_sync():
 
 
 def test_maybe_compile_shares_parameters():
-    from simmtm.engine import maybe_compile
+    from simmtm.training.engine import maybe_compile
 
     model = build_simmtm(get_preset("tiny", seq_len=16, n_channels=1))
     assert maybe_compile(model, False) is model

@@ -12,8 +12,8 @@ import pytest
 import torch
 
 from simmtm import get_preset
-from simmtm.classification import pretrain
-from simmtm.resume import load_resume_state, resume_path
+from simmtm.classification.training import pretrain
+from simmtm.training.resume import load_resume_state, resume_path
 
 CFG = get_preset("tiny", batch_size=8)  # transformer with dropout: exercises every random state
 QUIET = dict(device="cpu", progress=False, log=lambda *_: None)
@@ -63,9 +63,9 @@ def test_interrupted_run_resumes_bit_for_bit(tmp_path):
 
 
 def test_a_finished_run_kept_as_final_state_extends_to_a_longer_run_bit_for_bit(tmp_path):
-    from simmtm.classification import LabelledSeries
-    from simmtm.pretraining import run_pretraining
-    from simmtm.resume import final_state_path
+    from simmtm.classification.training import LabelledSeries
+    from simmtm.training.pretraining import run_pretraining
+    from simmtm.training.resume import final_state_path
 
     train, val = (LabelledSeries(x, np.zeros(len(x), dtype=np.int64)) for x in _data())
     cfg = get_preset("tiny", batch_size=8, seq_len=32, n_channels=2)
@@ -123,7 +123,7 @@ import os, sys
 import numpy as np
 sys.path.insert(0, {root!r})
 from simmtm import get_preset
-from simmtm.classification import pretrain
+from simmtm.classification.training import pretrain
 
 data = np.load({data!r})
 attempt = int(os.environ.get("TORCHELASTIC_RESTART_COUNT", "0"))
@@ -154,7 +154,7 @@ def test_torchrun_restarts_a_killed_worker_from_the_last_state(tmp_path):
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert "resuming after epoch 0" in proc.stdout and "attempt 1 finished" in proc.stdout
     whole, _ = pretrain(CFG, train, val, epochs=3, checkpoint=tmp_path / "whole.pt", **QUIET)
-    from simmtm.checkpoint import load_simmtm
+    from simmtm.training.checkpoint import load_simmtm
 
     restarted, _, _ = load_simmtm(tmp_path / "job.pt")
     assert _same_weights(restarted, whole)
@@ -163,7 +163,7 @@ def test_torchrun_restarts_a_killed_worker_from_the_last_state(tmp_path):
 def test_interrupted_forecasting_finetune_resumes_bit_for_bit(tmp_path):
     from simmtm.data import synthetic_multivariate
     from simmtm.data.forecasting import from_array
-    from simmtm.forecasting import finetune
+    from simmtm.forecasting.training import finetune
 
     data = from_array("syn", synthetic_multivariate(400, 2, seed=0), seq_len=32)
     cfg = get_preset("tiny", seq_len=32, n_channels=2, batch_size=8)  # dropout 0.1
@@ -177,7 +177,7 @@ def test_interrupted_forecasting_finetune_resumes_bit_for_bit(tmp_path):
 
 
 def test_interrupted_classification_finetune_resumes_bit_for_bit(tmp_path):
-    from simmtm.classification import finetune
+    from simmtm.classification.training import finetune
 
     rng = np.random.default_rng(1)
     x = rng.normal(size=(60, 178, 1)).astype(np.float32)

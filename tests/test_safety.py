@@ -7,13 +7,13 @@ import pytest
 import torch
 
 from simmtm.build import build_forecaster, build_simmtm
-from simmtm.checkpoint import FORMAT_VERSION, load_pretrained_encoder, read_checkpoint, save_checkpoint
+from simmtm.training.checkpoint import FORMAT_VERSION, load_pretrained_encoder, read_checkpoint, save_checkpoint
 from simmtm.cli import main
 from simmtm.config import get_preset
 from simmtm.data.classification import load_tfc_split
 from simmtm.data.memmap import convert_tfc
-from simmtm.resume import load_resume_state
-from simmtm.serialization import UnsafeFileError
+from simmtm.training.resume import load_resume_state
+from simmtm.utils.serialization import UnsafeFileError
 
 from conftest import hourly_csv, shared_file
 

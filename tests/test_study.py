@@ -5,11 +5,11 @@ from dataclasses import replace
 
 import pytest
 
-import simmtm.forecasting as forecasting
+import simmtm.forecasting.training as forecasting
 from simmtm.config import get_preset
 from simmtm.data.forecasting import load_forecasting
-from simmtm.experiments.forecasting import (StudyBudget, apply_overrides, render_table, run_folder, strip_timing,
-                                            study, sweep)
+from simmtm.experiments.forecasting import render_table, run_folder, strip_timing, study, sweep
+from simmtm.training.recipes import StudyBudget, apply_overrides
 from simmtm.experiments.records import RecordStore
 
 from conftest import hourly_csv, interrupt_on_call, tiny_patch_cfg
@@ -69,7 +69,7 @@ def test_interrupted_pretraining_resumes_exactly(setup, tmp_path, monkeypatch):
     unbroken = study(cfg, src, dst, [8], [0], out=tmp_path / "a" / "t.md", budget=BUDGET, checkpoints=tmp_path / "a" / "ck",
                      inits=("SimMTM",), **QUIET)
     # Stop pre-training after its first epoch: the resume state is on disk, no record yet.
-    import simmtm.pretraining as pretraining
+    import simmtm.training.pretraining as pretraining
 
     real_fit = pretraining.fit
 
@@ -103,7 +103,7 @@ def test_other_settings_in_the_same_folder_are_refused(setup, tmp_path):
 
 
 def test_a_fine_tuning_variant_reuses_the_pretraining_of_another_study(setup, tmp_path, monkeypatch):
-    import simmtm.pretraining as pretraining
+    import simmtm.training.pretraining as pretraining
 
     cfg, src, dst = setup
     first = study(cfg, src, dst, [8], [0], out=tmp_path / "t.md", budget=BUDGET, checkpoints=tmp_path / "ck",

@@ -21,7 +21,7 @@ training part only, so it does not depend on later data).
 Default without labels (``reconstruction``, smoothed): picked among the unlabelled scorers by
 ROC-AUC on synthetic anomalies injected into the training parts of 14 real series; on their test
 parts it beats random, rolling z-score and absolute difference on mean PR-AUC but NOT an
-IsolationForest on windows (``results/anomaly_real.md``).
+IsolationForest on windows (``results/anomaly/anomaly_real.md``).
 """
 from __future__ import annotations
 
@@ -74,7 +74,7 @@ class SeriesConfig:
     k: int = 4  # scoring masks: each hides every k-th patch, together every cell once
     false_alarm_rate: float = 0.01  # threshold = this upper quantile of training scores
     # centred moving average of the point scores over this many steps (0: none); 64 = one window was picked
-    # on validation (anomalies injected into the training parts, results/anomaly_real.md), tied with 0 there
+    # on validation (anomalies injected into the training parts, results/anomaly/anomaly_real.md), tied with 0 there
     smooth: int = 64
 
     def __post_init__(self):
@@ -93,7 +93,7 @@ class SeriesConfig:
         return 2 * self.length
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {"model": self.model.to_dict(), **{k: v for k, v in asdict(self).items() if k != "model"}}
 
 
 def fit_model(scorer: str, cfg: SeriesConfig, train_values: np.ndarray, labels: np.ndarray | None = None, *,

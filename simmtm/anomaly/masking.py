@@ -14,7 +14,7 @@ import math
 
 import torch
 
-from simmtm.validation import check_probability
+from simmtm.utils.checks import check_probability
 
 STRATEGIES = ("patch", "token", "temporal", "feature")
 

@@ -13,7 +13,7 @@ import torch
 import torch.nn as nn
 
 from simmtm.encoders import TransformerLayer
-from simmtm.validation import check_series
+from simmtm.utils.checks import check_series
 
 
 class TokenDecoder(nn.Module):

@@ -11,7 +11,7 @@ in over ``warmup_epochs`` and keeps the epoch with the best VALIDATION window RO
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, fields, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -24,24 +24,31 @@ from simmtm.anomaly.masking import STRATEGIES, anomaly_mask
 from simmtm.anomaly.metrics import roc_auc
 from simmtm.anomaly.model import MaskedAutoencoder, SelfDistilledMAE, TokenDecoder
 from simmtm.anomaly.scoring import discrepancy_cells, reconstruction_cells, score_windows
+from simmtm.config import TransformerConfig
 from simmtm.encoders import ChannelIndependentTransformer
-from simmtm.config import check_int, check_real
-from simmtm.engine import FiniteGuard, fit, make_optimizer, resolve_device
+from simmtm.utils.checks import check_int, check_real
+from simmtm.training.engine import FiniteGuard, fit, make_optimizer
+from simmtm.utils.device import resolve_device
 
 DETECTORS = ("sdmae", "mae")
 
 
+# AnomalyConfig's flat names for its encoder's fields (as records and overrides spell them)
+ENCODER_FIELDS = {"d_model": "d_model", "n_heads": "n_heads", "encoder_layers": "n_layers", "d_ff": "d_ff",
+                  "dropout": "dropout"}
+
+
 @dataclass(frozen=True)
 class AnomalyConfig:
-    """Model, masking, loss and training settings (defaults: the ``synthetic`` preset)."""
+    """Model, masking, loss and training settings (defaults: the ``synthetic`` preset).
 
-    d_model: int = 32
-    n_heads: int = 4
-    encoder_layers: int = 2
+    ``encoder`` is the package's point-token Transformer config; the teacher and student
+    decoders share its width, heads, feed-forward size and dropout. ``patch_len`` is the
+    masking patch (:mod:`simmtm.anomaly.masking`), not a token size."""
+
+    encoder: TransformerConfig = TransformerConfig(d_model=32, n_heads=4, n_layers=2, d_ff=64, dropout=0.1)
     teacher_layers: int = 4
     student_layers: int = 1
-    d_ff: int = 64
-    dropout: float = 0.1
     mask_ratio: float = 0.6
     strategy: Literal["patch", "token", "temporal", "feature"] = "patch"
     patch_len: int = 8
@@ -58,15 +65,16 @@ class AnomalyConfig:
     val_masks: int = 4  # masks per window when validating each epoch
 
     def __post_init__(self):
+        if not isinstance(self.encoder, TransformerConfig) or self.encoder.patch_len != 1:
+            raise ValueError(f"encoder must be a point-token TransformerConfig (patch_len 1), got {self.encoder!r}")
         if self.strategy not in STRATEGIES:
             raise ValueError(f"strategy must be one of {STRATEGIES}, got {self.strategy!r}")
-        for name in ("d_model", "n_heads", "encoder_layers", "teacher_layers", "student_layers", "d_ff", "patch_len",
-                     "batch_size", "epochs", "n_last", "n_masks", "val_masks"):
+        for name in ("teacher_layers", "student_layers", "patch_len", "batch_size", "epochs", "n_last", "n_masks",
+                     "val_masks"):
             check_int(name, getattr(self, name))
         check_int("warmup_epochs", self.warmup_epochs, low=0)
         if self.patience is not None:
             check_int("patience", self.patience)
-        check_real("dropout", self.dropout, low=0, high=1)
         check_real("mask_ratio", self.mask_ratio, low=0, high=1, low_open=True)
         for name in ("lam", "margin"):
             check_real(name, getattr(self, name), low=0, high=None)
@@ -74,30 +82,39 @@ class AnomalyConfig:
         check_real("lr", self.lr, low=0, low_open=True, high=None)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The flat settings records hold (the encoder's fields under their names in :data:`ENCODER_FIELDS`)."""
+        rest = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "encoder"}
+        enc = {flat: getattr(self.encoder, name) for flat, name in ENCODER_FIELDS.items()}
+        return {**{k: enc[k] for k in ("d_model", "n_heads", "encoder_layers")},
+                **{k: rest.pop(k) for k in ("teacher_layers", "student_layers")},
+                **{k: enc[k] for k in ("d_ff", "dropout")}, **rest}
 
 
 ANOMALY_PRESETS: dict[str, AnomalyConfig] = {
     "synthetic": AnomalyConfig(),
     # CPU minutes for tests, CI and the notebook's QUICK mode.
-    "quick": AnomalyConfig(d_model=16, n_heads=2, teacher_layers=2, d_ff=32, epochs=4, warmup_epochs=2,
-                           patience=None, n_masks=4, val_masks=2),
+    "quick": AnomalyConfig(TransformerConfig(d_model=16, n_heads=2, n_layers=2, d_ff=32, dropout=0.1), teacher_layers=2,
+                           epochs=4, warmup_epochs=2, patience=None, n_masks=4, val_masks=2),
     # one real series of a few thousand steps on one CPU thread (simmtm.anomaly.detector): ~1000 windows, 8 epochs
-    "series": AnomalyConfig(d_model=16, n_heads=2, encoder_layers=2, teacher_layers=2, student_layers=1, d_ff=32,
-                            mask_ratio=0.25, epochs=8, warmup_epochs=2, patience=None),
+    "series": AnomalyConfig(TransformerConfig(d_model=16, n_heads=2, n_layers=2, d_ff=32, dropout=0.1), teacher_layers=2,
+                            student_layers=1, mask_ratio=0.25, epochs=8, warmup_epochs=2, patience=None),
 }
 
 
 def get_anomaly_preset(name: str, **overrides: Any) -> AnomalyConfig:
-    """The named anomaly preset with optional field overrides."""
+    """The named anomaly preset with optional field overrides; the encoder's are given by their
+    flat names (``d_model``, ``n_heads``, ``encoder_layers``, ``d_ff``, ``dropout``)."""
     if name not in ANOMALY_PRESETS:
         raise ValueError(f"unknown anomaly preset {name!r}; available: {', '.join(ANOMALY_PRESETS)}")
-    return replace(ANOMALY_PRESETS[name], **overrides)
+    cfg = ANOMALY_PRESETS[name]
+    enc = {ENCODER_FIELDS[k]: overrides.pop(k) for k in list(overrides) if k in ENCODER_FIELDS}
+    return replace(cfg, **overrides, **({"encoder": replace(cfg.encoder, **enc)} if enc else {}))
 
 
 def build_encoder(cfg: AnomalyConfig) -> nn.Module:
     """The package's channel-independent Transformer with this config's sizes."""
-    return ChannelIndependentTransformer(cfg.d_model, cfg.n_heads, cfg.encoder_layers, cfg.d_ff, cfg.dropout)
+    e = cfg.encoder
+    return ChannelIndependentTransformer(e.d_model, e.n_heads, e.n_layers, e.d_ff, e.dropout)
 
 
 def build_detector(cfg: AnomalyConfig, kind: str = "sdmae", encoder: nn.Module | None = None) -> nn.Module:
@@ -105,8 +122,9 @@ def build_detector(cfg: AnomalyConfig, kind: str = "sdmae", encoder: nn.Module |
     if kind not in DETECTORS:
         raise ValueError(f"unknown detector {kind!r}; choose from {DETECTORS}")
     encoder = encoder if encoder is not None else build_encoder(cfg)
-    d_model = getattr(encoder, "d_model", cfg.d_model)
-    decoder = lambda n_layers: TokenDecoder(d_model, cfg.n_heads, n_layers, cfg.d_ff, cfg.dropout)  # noqa: E731
+    e = cfg.encoder
+    d_model = getattr(encoder, "d_model", e.d_model)
+    decoder = lambda n_layers: TokenDecoder(d_model, e.n_heads, n_layers, e.d_ff, e.dropout)  # noqa: E731
     if kind == "mae":
         return MaskedAutoencoder(encoder, decoder(cfg.teacher_layers))
     return SelfDistilledMAE(encoder, decoder(cfg.teacher_layers), decoder(cfg.student_layers))
@@ -163,7 +181,7 @@ def train_detector(model: nn.Module, cfg: AnomalyConfig, train: AnomalyWindows, 
     ``mae`` reconstructs normal windows only). With ``val`` (which must hold both classes), keep
     the epoch with the best validation window ROC-AUC (random-mask scoring with ``cfg.val_masks``).
 
-    Returns ``{"history", "best_epoch", "best", "seconds"}`` as :func:`simmtm.engine.fit`.
+    Returns ``{"history", "best_epoch", "best", "seconds"}`` as :func:`simmtm.training.engine.fit`.
     """
     dev = resolve_device(device)
     torch.manual_seed(seed)

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from simmtm.data.windows import channels_last
-from simmtm.serialization import load_pt
+from simmtm.utils.serialization import load_pt
 
 log = logging.getLogger(__name__)
 

@@ -25,9 +25,9 @@ import pandas as pd
 import torch
 from torch.utils.data import Dataset
 
-from simmtm.atomic import atomic_write, atomic_write_text, temp_path, write_failed
+from simmtm.utils.atomic import atomic_write, atomic_write_text, temp_path, write_failed
 from simmtm.data.textfile import check_text_file
-from simmtm.serialization import load_pt
+from simmtm.utils.serialization import load_pt
 
 META = "meta.json"
 

@@ -33,7 +33,8 @@ from typing import Any
 import numpy as np
 
 from simmtm.config import SimMTMConfig
-from simmtm.experiments.records import RecordStore, atomic_write_text, dump_json, run_folder, table_lines
+from simmtm.experiments.records import RecordStore, dump_json, run_folder, table_lines
+from simmtm.utils.atomic import atomic_write_text
 
 ANALYSES: dict[str, tuple] = {
     "mask-ratio": (0.125, 0.25, 0.375, 0.5, 0.625, 0.75, 0.875),
@@ -75,7 +76,7 @@ def variants(analysis: str, value) -> dict[str, dict[str, Any] | None]:
 
 def _classification_unit(task_data, cfg, analysis, value, overrides, seed, *, pretrain_epochs, finetune_epochs, lr,
                          device, cache):
-    from simmtm.classification import finetune, pretrain
+    from simmtm.classification.training import finetune, pretrain
     from simmtm.experiments.classification import label_fractions
 
     pre_x, pre_val, splits = task_data
@@ -98,7 +99,7 @@ def _classification_unit(task_data, cfg, analysis, value, overrides, seed, *, pr
 
 def _forecasting_unit(data, cfg, analysis, value, overrides, seed, *, horizon, pretrain_epochs, finetune_epochs, lr,
                       device, cache, pretrain_windows, finetune_windows):
-    from simmtm.forecasting import finetune, pretrain
+    from simmtm.forecasting.training import finetune, pretrain
 
     encoder = None
     if overrides is not None:

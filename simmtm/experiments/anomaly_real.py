@@ -31,7 +31,8 @@ from simmtm.anomaly.metrics import roc_auc, threshold_report
 from simmtm.anomaly.series import smooth_scores
 from simmtm.anomaly.synthetic import inject_series
 from simmtm.anomaly.threshold import train_threshold
-from simmtm.experiments.records import RecordStore, atomic_write_text, dump_json, run_folder
+from simmtm.experiments.records import RecordStore, dump_json, run_folder
+from simmtm.utils.atomic import atomic_write_text
 
 TRAINED = {"sdmae": ("discrepancy", "teacher", "sum"), "sdmae-semi": ("discrepancy",), "mae": ("reconstruction",)}
 METHODS = (*TRAINED, *BASELINES)
@@ -120,9 +121,9 @@ def run_unit(series: RealSeries, method: str, seed: int, cfg: SeriesConfig) -> d
 
 
 def run(root: str | Path, *, seeds: list[int], methods: list[str] | None = None, train_fraction: float = 0.5,
-        cfg: SeriesConfig | None = None, out: str | Path = "results/anomaly_real.md", command: str = "",
+        cfg: SeriesConfig | None = None, out: str | Path = "results/anomaly/anomaly_real.md", command: str = "",
         log=print, report: bool = True) -> list[dict]:
-    """Every method x series x seed (resumable records in ``results/anomaly_real/``), then the tables
+    """Every method x series x seed (resumable records in ``results/anomaly/anomaly_real/``), then the tables
     (``out`` and its ``.json``) when ``report``. Smoothing is applied by the study itself (raw and
     ``+smooth`` variants), so ``cfg.smooth`` is set to 0."""
     from tqdm.auto import tqdm

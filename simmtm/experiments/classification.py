@@ -1,7 +1,7 @@
 """The classification studies: the benchmark settings (UCI Epilepsy, SleepEEG -> Epilepsy,
 SleepEEG -> Gesture), their data, and pre-trained vs random init over seeds written to a table.
 
-The task itself (pre-train, fine-tune, evaluate, predict) is :mod:`simmtm.classification`.
+The task itself (pre-train, fine-tune, evaluate, predict) is :mod:`simmtm.classification.training`.
 """
 from __future__ import annotations
 
@@ -12,10 +12,11 @@ from pathlib import Path
 import numpy as np
 import torch.nn as nn
 
-from simmtm.classification import Split, finetune, pretrain, stratified_split
+from simmtm.classification.training import Split, finetune, pretrain, stratified_split
 from simmtm.config import SimMTMConfig
-from simmtm.experiments.records import RecordStore, atomic_write_text, run_folder, summary_table
-from simmtm.protocols import FinetuneProtocol
+from simmtm.experiments.records import RecordStore, run_folder, summary_table
+from simmtm.utils.atomic import atomic_write_text
+from simmtm.training.protocols import FinetuneProtocol
 
 SETTINGS = ("epilepsy", "sleepeeg-epilepsy", "sleepeeg-gesture")
 
@@ -109,13 +110,13 @@ def study(setting: str, root: str | Path, cfg: SimMTMConfig, seeds: list[int], *
 
     Each seed is a unit recorded in the folder beside ``out`` (``results/x.md`` -> ``results/x/``):
     re-running the same command skips finished seeds. ``encoder`` (e.g. a shipped one,
-    :func:`simmtm.pretrained.load_pretrained`, named ``encoder_name`` in the table) replaces
+    :func:`simmtm.training.pretrained.load_pretrained`, named ``encoder_name`` in the table) replaces
     pre-training for every seed; the first pre-training's checkpoint is written to
     ``save_pretrained`` (default ``<checkpoints>/<out name>/pretrain_seed<first>.pt``), from which
-    ``pretrain_once`` studies resume the later seeds. ``protocol`` (:mod:`simmtm.protocols`)
+    ``pretrain_once`` studies resume the later seeds. ``protocol`` (:mod:`simmtm.training.protocols`)
     fine-tunes the "SimMTM fine-tune" and "random init" rows; the default (full fine-tuning at
     one lr) leaves the settings, and so every earlier run folder, as they were."""
-    from simmtm.checkpoint import load_pretrained_encoder
+    from simmtm.training.checkpoint import load_pretrained_encoder
 
     pre_x, pre_val, splits, desc = benchmark_data(setting, root, max_pretrain=max_pretrain)
     protocol = protocol or FinetuneProtocol()

@@ -1,7 +1,7 @@
 """Every pre-training method on the same footing: same encoder, data, budget, seeds and
 protocol (selection on validation, test evaluated once), written to a table and a bar plot.
 
-Methods: ``simmtm``, the baselines of :mod:`simmtm.objectives` and ``none`` (random init).
+Methods: ``simmtm``, the baselines of :mod:`simmtm.baselines.objectives` and ``none`` (random init).
 Tasks: ``epilepsy`` (in-domain classification, :func:`simmtm.experiments.classification.benchmark_data`)
 and a forecasting dataset name such as ``ETTh1`` (in-domain, one horizon).
 """
@@ -15,8 +15,9 @@ from pathlib import Path
 import numpy as np
 
 from simmtm.config import SimMTMConfig
-from simmtm.experiments.records import RecordStore, atomic_write_text, run_folder, summary_rows, summary_table
-from simmtm.objectives import METHODS
+from simmtm.experiments.records import RecordStore, run_folder, summary_rows, summary_table
+from simmtm.utils.atomic import atomic_write_text
+from simmtm.baselines.objectives import METHODS
 
 ALL_METHODS = (*METHODS, "none")
 
@@ -57,7 +58,7 @@ def compare_on_arrays(pre_x: np.ndarray, pre_val: np.ndarray | None, splits: dic
     pre-training model selection), then fine-tune and linear-probe on ``splits`` (train / val /
     test ``(x, y)``; selection on val, test once). One row per (seed, method, protocol); with a
     ``store``, each (seed, method) is a unit that a re-run skips once it has finished."""
-    from simmtm.classification import finetune, pretrain
+    from simmtm.classification.training import finetune, pretrain
 
     _check_methods(methods)
 
@@ -89,7 +90,7 @@ def compare_forecasting(dataset: str, root: str | Path | None, cfg: SimMTMConfig
     """In-domain forecasting at one horizon: pre-train each method on the training windows,
     fine-tune with early stopping on validation MSE, test once."""
     from simmtm.data.forecasting import load_forecasting
-    from simmtm.forecasting import finetune, pretrain
+    from simmtm.forecasting.training import finetune, pretrain
 
     _check_methods(methods)
     data = load_forecasting(dataset, root, seq_len=cfg.seq_len)

@@ -4,7 +4,7 @@ Both are sequences of forecasting studies (:func:`simmtm.experiments.forecasting
 point and protocol, each its own run folder inside ``run_folder(out)``, so a re-run skips every
 finished unit and a curve may grow over several sessions. Each init fine-tunes with its own
 protocol (``protocols``: init -> (name, protocol), e.g. the validation selection of
-:mod:`simmtm.experiments.protocols`, read by :func:`selected_protocols`).
+:mod:`simmtm.experiments.protocol_selection`, read by :func:`selected_protocols`).
 
 - label curve: fine-tuning on a nested ``fraction`` of the training windows (validation keeps the
   budget's windows), for each fraction; one pre-training per seed serves every fraction
@@ -30,11 +30,12 @@ from pathlib import Path
 
 from simmtm.config import SimMTMConfig
 from simmtm.data.forecasting import ForecastingData
-from simmtm.experiments.forecasting import (INITS, StudyBudget, _describe, copied_lines, own_commands, read_study,
-                                            serving_pretraining, study)
-from simmtm.experiments.protocols import Protocols
-from simmtm.experiments.records import RecordStore, atomic_write_text, dump_json, mean_std, run_folder
-from simmtm.protocols import FinetuneProtocol
+from simmtm.experiments.forecasting import INITS, _describe, copied_lines, own_commands, read_study, serving_pretraining, study
+from simmtm.training.recipes import StudyBudget
+from simmtm.experiments.protocol_selection import Protocols
+from simmtm.experiments.records import RecordStore, dump_json, mean_std, run_folder
+from simmtm.utils.atomic import atomic_write_text
+from simmtm.training.protocols import FinetuneProtocol
 
 
 def _groups(protocols: Protocols, inits: Iterable[str]) -> dict[str, tuple[FinetuneProtocol, list[str]]]:

@@ -15,103 +15,31 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from simmtm.config import SimMTMConfig, TransformerConfig, check_int, check_real
+from simmtm.config import SimMTMConfig
 from simmtm.data.forecasting import ForecastingData
 from simmtm.experiments.paper import paper_numbers
-from simmtm.experiments.records import RecordStore, dump_json, atomic_write_text, mean_std, run_folder
-from simmtm.folderlock import hold
-from simmtm.preflight import check_horizons
-from simmtm.protocols import FinetuneProtocol
+from simmtm.experiments.records import RecordStore, dump_json, mean_std, run_folder
+from simmtm.utils.atomic import atomic_write_text
+from simmtm.utils.folderlock import hold
+from simmtm.utils.checks import check_horizons
+from simmtm.training.protocols import FinetuneProtocol
+from simmtm.training.recipes import StudyBudget, apply_overrides
 
 INITS = ("SimMTM", "random init")
 TIMING = ("seconds",)  # record fields that differ between an unbroken and a resumed study
 
 
-@dataclass(frozen=True)
-class StudyBudget:
-    """What a study spends: pre-training epochs and windows (evenly spaced; None = all), the
-    fine-tuning schedule (Adam at ``lr``, early stopping on validation MSE after ``patience``
-    stale epochs), whether one pre-training serves every seed, and ``train_fraction``: the share of
-    the fine-tuning windows that train (a nested subset; validation keeps them all), for label
-    scarcity."""
-
-    pretrain_epochs: int = 50
-    pretrain_windows: int | None = None
-    finetune_epochs: int = 10
-    lr: float = 1e-4
-    batch_size: int = 32
-    patience: int = 3
-    head_dropout: float = 0.0
-    finetune_windows: int | None = None
-    pretrain_once: bool = False
-    train_fraction: float = 1.0
-
-    def __post_init__(self):
-        for name in ("pretrain_epochs", "finetune_epochs", "batch_size", "patience"):
-            check_int(name, getattr(self, name))
-        for name in ("pretrain_windows", "finetune_windows"):
-            if getattr(self, name) is not None:
-                check_int(name, getattr(self, name))
-        check_real("lr", self.lr, low=0, low_open=True, high=None)
-        check_real("head_dropout", self.head_dropout, low=0, high=1)
-        check_real("train_fraction", self.train_fraction, low=0, low_open=True, high=1, high_open=False)
-
-    def settings(self) -> dict[str, Any]:
-        """The budget as a study records it (``train_fraction`` only when it is not 1, so run
-        folders made before it existed resume)."""
-        out = asdict(self)
-        if self.train_fraction == 1.0:
-            del out["train_fraction"]
-        return out
-
-
-BUDGETS: dict[str, StudyBudget] = {
-    # The official scripts: 50 pre-training epochs on every window, fine-tuning lr 1e-4, batch 32.
-    "paper": StudyBudget(pretrain_epochs=50),
-    # This project's CPU recipe: pre-training on 8,192 evenly spaced windows, fine-tuning at lr 5e-4 (the
-    # sweep in results/forecasting_sweep_ETTm1.md, on validation MSE) on 8,192 evenly spaced windows.
-    "cpu": StudyBudget(pretrain_epochs=10, pretrain_windows=8192, finetune_epochs=10, lr=5e-4, patience=3,
-                       finetune_windows=8192),
-}
-
-
-def apply_overrides(cfg: SimMTMConfig, budget: StudyBudget, overrides: dict[str, Any]
-                    ) -> tuple[SimMTMConfig, StudyBudget]:
-    """Set each ``name=value`` on the Transformer config, the SimMTM config or the budget,
-    whichever has that field (e.g. ``{"patch_len": 8, "n_views": 2, "lr": 5e-4}``; ``lr``
-    names the fine-tuning rate, ``pretrain_lr`` the pre-training one)."""
-    enc_fields = {f.name for f in fields(TransformerConfig)} - {"kind"}
-    cfg_fields = {f.name for f in fields(SimMTMConfig)} - {"encoder", "lr"}
-    budget_fields = {f.name for f in fields(StudyBudget)}
-    enc, top, bud = {}, {}, {}
-    for name, value in overrides.items():
-        if name == "pretrain_lr":
-            top["lr"] = value
-        elif name in budget_fields:
-            bud[name] = value
-        elif name in enc_fields:
-            enc[name] = value
-        elif name in cfg_fields:
-            top[name] = value
-        else:
-            raise ValueError(f"unknown setting {name!r}; known: {sorted(enc_fields | cfg_fields | budget_fields)}")
-    if enc and not isinstance(cfg.encoder, TransformerConfig):
-        raise ValueError(f"{sorted(enc)} are Transformer settings; this config's encoder is {cfg.encoder.kind}")
-    cfg = replace(cfg, **top, **({"encoder": replace(cfg.encoder, **enc)} if enc else {}))
-    return cfg, replace(budget, **bud)
-
-
 def weights_digest(path: Path) -> str:
     """sha256 of a checkpoint's weights (names, dtypes, shapes, values in order): equal for equal
     weights, unlike the file's own hash, which depends on how the pickle was written."""
-    from simmtm.checkpoint import read_checkpoint
+    from simmtm.training.checkpoint import read_checkpoint
 
     h = hashlib.sha256()
     for name, tensor in read_checkpoint(path)["model"].items():
@@ -139,9 +67,9 @@ def _pretrained_encoder(store: RecordStore, cfg: SimMTMConfig, data: Forecasting
     the file is the one its record names), else pre-trained now, resuming an interrupted run or
     else extending the first of ``extend_from`` (checkpoint folders of studies with a shorter
     pre-training of the same settings) that kept this seed's final state."""
-    from simmtm.checkpoint import load_pretrained_encoder
-    from simmtm.forecasting import pretrain
-    from simmtm.resume import final_state_path
+    from simmtm.training.checkpoint import load_pretrained_encoder
+    from simmtm.forecasting.training import pretrain
+    from simmtm.training.resume import final_state_path
 
     key = {"unit": "pretrain", "seed": seed}
     record = store.get(key)
@@ -260,7 +188,7 @@ def study(pre_cfg: SimMTMConfig, pre_data: ForecastingData, target: ForecastingD
     ``keep_final_state`` keeps each finished pre-training's last state beside its checkpoint;
     ``extend_from``: checkpoint folders of studies with a shorter pre-training of otherwise the
     same settings (longest first), whose kept state of a seed this study's pre-training of that
-    seed continues instead of starting over (:meth:`simmtm.resume.ResumeState.extend`; the same
+    seed continues instead of starting over (:meth:`simmtm.training.resume.ResumeState.extend`; the same
     weights, as pre-training has no lr schedule). The record says ``extended_from``.
 
     ``pretrained_from``: the table of another study whose finished pre-training units (same
@@ -272,7 +200,7 @@ def study(pre_cfg: SimMTMConfig, pre_data: ForecastingData, target: ForecastingD
     (:func:`random_init_settings`: same target, model, fine-tuning budget and protocol; the
     pre-training does not matter to random init). Copies say ``copied_from`` in their record.
 
-    ``protocol``: how every fine-tuning unit trains (:mod:`simmtm.protocols`), for both inits.
+    ``protocol``: how every fine-tuning unit trains (:mod:`simmtm.training.protocols`), for both inits.
     It is part of the study's settings (a run folder holds one protocol); the default, full
     fine-tuning at one lr, leaves the settings as they were before protocols existed, so
     earlier run folders resume unchanged.
@@ -281,7 +209,7 @@ def study(pre_cfg: SimMTMConfig, pre_data: ForecastingData, target: ForecastingD
     ``out.json`` (every record) rebuilt from the records. A re-run skips finished units; a
     run folder made with other settings (data, config, budget) is refused. Returns the records.
     """
-    from simmtm.forecasting import finetune
+    from simmtm.forecasting.training import finetune
 
     horizons, seeds, inits = list(horizons), list(seeds), list(inits)
     unknown = [i for i in inits if i not in INITS]
@@ -505,7 +433,7 @@ def render_table(settings: dict, records: list[dict]) -> str:
 
 
 def summary_frame(path: str | Path):
-    """A study's JSON (``results/forecasting_*.json``) as a DataFrame: one row per (horizon, init)
+    """A study's JSON (``results/forecasting/forecasting_*.json``) as a DataFrame: one row per (horizon, init)
     with MSE / MAE mean and std over seeds, the seed count and the paper's SimMTM numbers on the
     SimMTM rows (NaN on the others, and where the paper's per-horizon figure is not checked)."""
     import json

@@ -1,5 +1,5 @@
 """The own-data classification measurement: UCR/UEA train/test file pairs through the user path
-(:func:`simmtm.own_classification.classify_files`, what ``python -m simmtm classify --train X_TRAIN.ts
+(:func:`simmtm.classification.own_data.classify_files`, what ``python -m simmtm classify --train X_TRAIN.ts
 --test X_TEST.ts --seed S`` runs), SimMTM pre-trained vs random init vs 1-NN Euclidean over seeds.
 
 Resumable: one record per (set, seed, init) in the folder beside ``out``; re-running the same
@@ -14,8 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
-from simmtm.experiments.records import RecordStore, atomic_write_text, run_folder
-from simmtm.own_classification import ClassifyBudget, classify_files
+from simmtm.experiments.records import RecordStore, run_folder
+from simmtm.utils.atomic import atomic_write_text
+from simmtm.classification.own_data import classify_files
+from simmtm.training.recipes import ClassifyBudget
 
 SETS = ("GunPoint", "ItalyPowerDemand", "OSULeaf", "BasicMotions", "JapaneseVowels")
 METHODS = ("simmtm", "random init", "1-NN")
@@ -108,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--pretrain-steps", type=int, default=ClassifyBudget.pretrain_steps)
     p.add_argument("--finetune-epochs", type=int, default=ClassifyBudget.finetune_epochs)
     p.add_argument("--device", default="cpu")
-    p.add_argument("--out", default="results/own_data_classification.md")
+    p.add_argument("--out", default="results/own_data/own_data_classification.md")
     args = p.parse_args(argv)
     budget = ClassifyBudget(pretrain_steps=args.pretrain_steps, finetune_epochs=args.finetune_epochs)
     argv = sys.argv[1:] if argv is None else argv

@@ -12,10 +12,11 @@ from typing import Any
 
 import pandas as pd
 
-from simmtm.checkpoint import read_checkpoint
+from simmtm.training.checkpoint import read_checkpoint
 from simmtm.data.forecasting import load_forecasting
-from simmtm.experiments.records import atomic_write_text, dump_json, mean_std
-from simmtm.forecaster import FittedForecaster
+from simmtm.experiments.records import dump_json, mean_std
+from simmtm.utils.atomic import atomic_write_text
+from simmtm.forecasting.forecaster import Forecaster
 
 
 def read_log(path: str | Path) -> list[dict[str, Any]]:
@@ -42,7 +43,7 @@ def report(csv: str | Path, forecasters: dict[str, dict[int, str | Path]], *, at
     for name, seeds in forecasters.items():
         results[name] = {}
         for seed, path in seeds.items():
-            model = FittedForecaster.load(path)
+            model = Forecaster.load(path)
             spec = model.spec
             data = load_forecasting(csv, seq_len=spec.seq_len, features=spec.features)
             first_target = data.borders["test"][0] + spec.seq_len

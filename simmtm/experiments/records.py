@@ -7,7 +7,7 @@ once the unit has finished, and a re-run skips every unit whose record exists an
 whole (a corrupt record is reported with its path, kept aside as ``<name>.corrupt`` and its
 unit redone). The folder's ``settings.json`` holds what every unit depends on (data, config,
 budgets): a re-run with other settings is refused instead of mixing records made two ways.
-A store that writes holds the folder's lock (:mod:`simmtm.folderlock`): a second process
+A store that writes holds the folder's lock (:mod:`simmtm.utils.folderlock`): a second process
 writing into the same folder is refused, naming the holder's pid. Tables are rebuilt from the
 records alone, so they never hold a number no record backs.
 """
@@ -24,8 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from simmtm import folderlock
-from simmtm.atomic import atomic_write_text  # noqa: F401  (part of this module's API)
+from simmtm.utils import folderlock
+from simmtm.utils.atomic import atomic_write_text
 
 SETTINGS = "settings.json"
 
@@ -76,7 +76,7 @@ class RecordStore:
 
     def lock(self) -> None:
         """Hold the folder's lock until :meth:`close` (or until this store is garbage-collected,
-        or the process ends); raises :class:`simmtm.folderlock.FolderLockedError` if another
+        or the process ends); raises :class:`simmtm.utils.folderlock.FolderLockedError` if another
         process holds it. Writing methods call this first."""
         if self.folder is not None and self._locked is None:
             folderlock.acquire(self.folder)

@@ -1,0 +1,1 @@
+"""Forecasting: pre-training and fine-tuning on forecasting windows, and the own-data :class:`Forecaster`."""

@@ -1,0 +1,1 @@
+"""Plumbing under everything: atomic writes, folder locks, serialization, devices, distributed runs and every input check."""
