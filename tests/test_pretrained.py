@@ -1,5 +1,7 @@
 """Shipped encoders: made by ship(), loadable by name, guarded by their sha256 and embeddings."""
+import os
 import re
+from pathlib import Path
 
 import pytest
 import torch
@@ -48,6 +50,14 @@ def test_ship_load_by_name_and_list(tmp_path, monkeypatch, capsys):
 
 
 SHIPPED = shipped() if checkpoints_dir().is_dir() else {}
+
+
+def test_the_registry_finds_the_repository_encoders():
+    """The checks below run over what the registry finds; an empty find would skip them silently."""
+    repo = Path(__file__).resolve().parents[1] / "checkpoints"
+    cards = {p.stem for p in repo.glob("*.pt") if p.with_suffix(".md").is_file()}
+    if "SIMMTM_CHECKPOINTS" not in os.environ:
+        assert set(SHIPPED) == cards and cards, f"shipped() found {sorted(SHIPPED)} in {checkpoints_dir()}"
 
 
 @pytest.mark.parametrize("name", sorted(SHIPPED))

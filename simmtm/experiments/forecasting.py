@@ -504,15 +504,30 @@ def _sweep(base_cfg, data, variants, resolved, *, horizon, seed, out, budget, de
         records = study(cfg, data, data, [horizon], [seed], out=sub, budget=bud, device=device,
                         checkpoints=Path(checkpoints) / out.stem, inits=("SimMTM",), evaluate_test=False,
                         progress=progress, command=command, log=log)
-        ft = next(r for r in records if r["key"]["unit"] == "finetune")
-        pre = next((r for r in records if r["key"]["unit"] == "pretrain"), None)
-        rows.append({"variant": name, "overrides": overrides, "val_mse": ft["val_mse"], "best_epoch": ft["best_epoch"],
-                     "pretrain_val_loss": pre["history"][pre["best_epoch"]].get("val_loss") if pre else None,
-                     "seconds": ft["seconds"] + (pre["seconds"] if pre else 0.0)})
+        rows.append(sweep_row(name, overrides, records))
     rows.sort(key=lambda r: r["val_mse"])
-    lines = [f"### Recipe sweep on {data.name}, H = {horizon}, seed {seed} (validation MSE only; test not evaluated)",
-             "", *_describe({"source": data.name, "target": data.name, "config": base_cfg.to_dict(),
-                             "budget": budget.settings(), "evaluate_test": False}), "",
+    base = {"source": data.name, "target": data.name, "config": base_cfg.to_dict(), "budget": budget.settings(),
+            "evaluate_test": False}
+    atomic_write_text(out, sweep_markdown(base, horizon=horizon, seed=seed, command=command, rows=rows))
+    atomic_write_text(out.with_suffix(".json"), dump_json({"command": command, "rows": rows}))
+    return rows
+
+
+def sweep_row(name: str, overrides: dict[str, Any], records: list[dict]) -> dict:
+    """A variant's row of the sweep table from the records of its study (one fine-tuning unit,
+    and its pre-training unit unless that was shared)."""
+    ft = next(r for r in records if r["key"]["unit"] == "finetune")
+    pre = next((r for r in records if r["key"]["unit"] == "pretrain"), None)
+    return {"variant": name, "overrides": overrides, "val_mse": ft["val_mse"], "best_epoch": ft["best_epoch"],
+            "pretrain_val_loss": pre["history"][pre["best_epoch"]].get("val_loss") if pre else None,
+            "seconds": ft["seconds"] + (pre["seconds"] if pre else 0.0)}
+
+
+def sweep_markdown(base: dict, *, horizon: int, seed: int, command: str, rows: list[dict]) -> str:
+    """The sweep table: the base recipe (``base``: a study's settings, source = target), the
+    command and the variants' ``rows`` (:func:`sweep_row`) in the order given (ranked by val MSE)."""
+    lines = [f"### Recipe sweep on {base['source']}, H = {horizon}, seed {seed} (validation MSE only; test not evaluated)",
+             "", *_describe(base), "",
              "Each variant changes the settings above as listed.", "",
              f"Command: `{command}`", "", "| rank | variant | overrides | fine-tune val MSE | best epoch | "
              "pre-training val loss | wall time (min) |", "|---|---|---|---|---|---|---|"]
@@ -521,6 +536,48 @@ def _sweep(base_cfg, data, variants, resolved, *, horizon, seed, out, budget, de
         pv = f"{r['pretrain_val_loss']:.4f}" if r["pretrain_val_loss"] is not None else "-"
         lines.append(f"| {rank} | {r['variant']} | {ov} | {r['val_mse']:.4f} | {r['best_epoch']} | {pv} | "
                      f"{r['seconds'] / 60:.1f} |")
-    atomic_write_text(out, "\n".join(lines) + "\n")
+    return "\n".join(lines) + "\n"
+
+
+def rebuild_sweep(out: str | Path, variants: dict[str, dict[str, Any]], command: str) -> list[dict]:
+    """Write the sweep table ``out`` and its JSON again from the records of its variants' studies
+    alone (nothing trains): ``variants`` as :func:`sweep` was given them, one of them the base
+    (no overrides), whose study's settings are the recipe the table describes. Returns the rows."""
+    out = Path(out)
+    stores = {name: RecordStore(run_folder(run_folder(out) / f"{name}.md")) for name in variants}
+    missing = [name for name, store in stores.items() if not store.records(unit="finetune")]
+    if missing:
+        raise ValueError(f"{run_folder(out)} holds no finished study of variant(s) {missing}")
+    base = next((name for name, overrides in variants.items() if not overrides), None)
+    if base is None:
+        raise ValueError("no variant without overrides: the base recipe is not recorded")
+    rows = sorted((sweep_row(name, overrides, stores[name].records()) for name, overrides in variants.items()),
+                  key=lambda r: r["val_mse"])
+    (key,) = {(r["key"]["horizon"], r["key"]["seed"]) for s in stores.values() for r in s.records(unit="finetune")}
+    atomic_write_text(out, sweep_markdown(stores[base].settings(), horizon=key[0], seed=key[1], command=command,
+                                          rows=rows))
     atomic_write_text(out.with_suffix(".json"), dump_json({"command": command, "rows": rows}))
     return rows
+
+
+def legacy_table(saved: dict) -> str:
+    """The table of a study JSON from before run folders (``{"command", "runs"}``: one run per
+    seed, horizon and init, no settings; ``results/forecasting/forecasting_cpu_*.json``), as that
+    study wrote it, with one seed's value alone (no "± 0"). Source and target are the command's
+    ``--data`` and ``--target`` (default: the source)."""
+    import shlex
+
+    words = shlex.split(saved["command"])
+    source = words[words.index("--data") + 1]
+    target = words[words.index("--target") + 1] if "--target" in words else source
+    runs = saved["runs"]
+    lines = [f"### {source} -> {target}" if source != target else f"### {target} in-domain", "",
+             f"Command: `{saved['command']}`", "",
+             "| horizon | init | MSE (mean ± std) | MAE (mean ± std) | seeds |", "|---|---|---|---|---|"]
+    for horizon in sorted({r["horizon"] for r in runs}):
+        for init in INITS:
+            rows = [r for r in runs if r["horizon"] == horizon and r["init"] == init]
+            if rows:
+                lines.append(f"| {horizon} | {init} | {mean_std(r['mse'] for r in rows)} | "
+                             f"{mean_std(r['mae'] for r in rows)} | {len(rows)} |")
+    return "\n".join(lines) + "\n"

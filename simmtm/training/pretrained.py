@@ -29,7 +29,7 @@ ENCODER_KIND = "encoder"
 def checkpoints_dir() -> Path:
     """Where shipped encoders live: ``$SIMMTM_CHECKPOINTS``, else the repository's ``checkpoints/``."""
     env = os.environ.get("SIMMTM_CHECKPOINTS")
-    return Path(env) if env else Path(__file__).resolve().parents[1] / "checkpoints"
+    return Path(env) if env else Path(__file__).resolve().parents[2] / "checkpoints"
 
 
 def sha256(path: str | Path) -> str:
