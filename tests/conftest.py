@@ -97,3 +97,16 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "slow" in item.keywords:
             item.add_marker(skip)
+
+
+def csv(path, n_channels, seed):
+    """A 900-row hourly CSV of ``n_channels`` synthetic channels (the last named OT), written to ``path``."""
+    import pandas as pd
+
+    from simmtm.data import synthetic_multivariate
+
+    values = synthetic_multivariate(900, n_channels, periods=(12.0, 48.0), seed=seed)
+    frame = pd.DataFrame(values, columns=[f"c{i}" for i in range(n_channels - 1)] + ["OT"])
+    frame.insert(0, "date", pd.date_range("2021-01-01", periods=len(frame), freq="h").astype(str))
+    frame.to_csv(path, index=False)
+    return path

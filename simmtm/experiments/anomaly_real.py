@@ -275,3 +275,45 @@ def write_report(records: list[dict], series: list[RealSeries], cfg: SeriesConfi
     atomic_write_text(out.with_suffix(".json"), dump_json({"command": command, "setting": setting, "budget": budget,
                                                            **result}))
     return result
+
+
+def recorded_series(settings: dict, records: list[dict]) -> list[RealSeries]:
+    """The series of a run folder (its ``settings.json`` and records) as far as the report reads
+    them, without the data files: name, length, training rows and the number of anomalous test
+    points, in the folder's order. ``values`` are zeros and the test part's labels only count
+    right (its first ``test_anomalous_points`` steps are marked): a stand-in for
+    :func:`report_markdown`, not for scoring."""
+    shape: dict[str, tuple[int, int, int]] = {}
+    for r in records:
+        found = (r["n_steps"], r["n_train"], r["test_anomalous_points"])
+        if shape.setdefault(r["key"]["series"], found) != found:
+            raise ValueError(f"the records of series {r['key']['series']} disagree on its length, training rows "
+                             f"or anomalous test points: {shape[r['key']['series']]} vs {found}")
+    missing = [name for name in settings["series"] if name not in shape]
+    if missing:
+        raise ValueError(f"no record of series {missing}")
+    out = []
+    for name in settings["series"]:
+        n_steps, n_train, anomalous = shape[name]
+        labels = np.zeros(n_steps, dtype=bool)
+        labels[n_train:n_train + anomalous] = True
+        out.append(RealSeries(name, np.zeros((n_steps, 1)), labels, n_train))
+    return out
+
+
+def rebuild_report(out: str | Path, command: str) -> dict:
+    """Write ``out`` and its JSON again from its run folder alone (every recorded method and seed;
+    the series from :func:`recorded_series`, so without the data files), as :func:`run` writes
+    them at its end; nothing trains. Returns :func:`summarize`'s result."""
+    from simmtm.anomaly.training import get_anomaly_preset
+
+    store = RecordStore(run_folder(out))
+    settings, records = store.settings(), store.records()
+    saved = settings["config"]
+    cfg = SeriesConfig(model=get_anomaly_preset("series", **saved["model"]),
+                       **{k: v for k, v in saved.items() if k != "model"})
+    if cfg.to_dict() != saved:
+        raise ValueError(f"{run_folder(out)}: its config does not read back as a SeriesConfig")
+    seeds = sorted({r["key"]["seed"] for r in records})
+    return write_report(records, recorded_series(settings, records), cfg, settings["train_fraction"], seeds, out,
+                        command)

@@ -61,7 +61,7 @@ def test_committed_anomaly_tables_regenerate_byte_equal_from_their_json():
 
     from simmtm.experiments.anomaly_synthetic import results_markdown
 
-    results = Path(__file__).resolve().parents[1] / "results" / "anomaly"
+    results = Path(__file__).resolve().parents[2] / "results" / "anomaly"
     for name in ("anomaly_synthetic_1ch", "anomaly_synthetic_3ch"):
         saved = json.loads((results / f"{name}.json").read_text())
         md = results_markdown(saved["runs"], command=saved["command"], setting=saved["setting"], budget=saved["budget"])

@@ -7,7 +7,7 @@ import pytest
 from simmtm.cli import main
 from simmtm.experiments.comparison import ALL_METHODS, compare_forecasting, summarize, write_results
 from simmtm.config import get_preset
-from test_forecasting import csv  # noqa: E402  (tests/ is on sys.path under pytest)
+from conftest import csv  # noqa: E402
 
 
 def test_summarize_means_and_stds():
@@ -71,7 +71,7 @@ def test_committed_results_regenerate_byte_equal_from_their_json():
 
     from simmtm.experiments.comparison import comparison_markdown
 
-    results = Path(__file__).resolve().parents[1] / "results" / "analyses"
+    results = Path(__file__).resolve().parents[2] / "results" / "analyses"
     for name in ("comparison_epilepsy", "comparison_ETTh1"):
         saved = json.loads((results / f"{name}.json").read_text())
         assert comparison_markdown(saved) == (results / f"{name}.md").read_text()

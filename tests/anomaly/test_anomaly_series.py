@@ -249,7 +249,7 @@ def test_committed_real_table_regenerates_from_its_records():
     from simmtm.experiments.records import RecordStore, run_folder
 
     root = shared_file("NAB_dev/labels/combined_windows.json").parents[2]
-    md = Path(__file__).resolve().parents[1] / "results" / "anomaly" / "anomaly_real.md"
+    md = Path(__file__).resolve().parents[2] / "results" / "anomaly" / "anomaly_real.md"
     if not md.is_file():
         pytest.skip("results/anomaly/anomaly_real.md not committed")
     payload = json.loads(md.with_suffix(".json").read_text())

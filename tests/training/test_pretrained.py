@@ -54,7 +54,7 @@ SHIPPED = shipped() if checkpoints_dir().is_dir() else {}
 
 def test_the_registry_finds_the_repository_encoders():
     """The checks below run over what the registry finds; an empty find would skip them silently."""
-    repo = Path(__file__).resolve().parents[1] / "checkpoints"
+    repo = Path(__file__).resolve().parents[2] / "checkpoints"
     cards = {p.stem for p in repo.glob("*.pt") if p.with_suffix(".md").is_file()}
     if "SIMMTM_CHECKPOINTS" not in os.environ:
         assert set(SHIPPED) == cards and cards, f"shipped() found {sorted(SHIPPED)} in {checkpoints_dir()}"

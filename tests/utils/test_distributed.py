@@ -267,7 +267,7 @@ def test_torchrun_command_line_pretrain_and_finetune(tmp_path):
     csv = tmp_path / "toy.csv"
     lines = ["date,a,b,c"] + [f"2020-01-01 {i // 60:02d}:{i % 60:02d},{v[0]},{v[1]},{v[2]}" for i, v in enumerate(values)]
     csv.write_text("\n".join(lines) + "\n")
-    root = str(Path(__file__).resolve().parents[1])
+    root = str(Path(__file__).resolve().parents[2])
     env = {**os.environ, "PYTHONPATH": root + os.pathsep + os.environ.get("PYTHONPATH", "")}
     common = ["--preset", "tiny", "--data", str(csv), "--seq-len", "24", "--epochs", "1", "--max-windows", "96",
               "--device", "cpu", "--no-progress"]

@@ -2,24 +2,16 @@
 import json
 
 import numpy as np
-import pandas as pd
 import pytest
 import torch
 
 from simmtm.training.checkpoint import load_pretrained_encoder, read_checkpoint
 from simmtm.cli import main
 from simmtm.config import get_preset
-from simmtm.data import synthetic_multivariate
 from simmtm.data.forecasting import load_forecasting
 from simmtm.forecasting.training import finetune, pretrain
 
-
-def csv(path, n_channels, seed):
-    values = synthetic_multivariate(900, n_channels, periods=(12.0, 48.0), seed=seed)
-    frame = pd.DataFrame(values, columns=[f"c{i}" for i in range(n_channels - 1)] + ["OT"])
-    frame.insert(0, "date", pd.date_range("2021-01-01", periods=len(frame), freq="h").astype(str))
-    frame.to_csv(path, index=False)
-    return path
+from conftest import csv
 
 
 @pytest.fixture

@@ -145,7 +145,7 @@ def test_torchrun_restarts_a_killed_worker_from_the_last_state(tmp_path):
     train, val = _data()
     np.savez(tmp_path / "data.npz", train=train, val=val)
     script = tmp_path / "job.py"
-    root = str(Path(__file__).resolve().parents[1])
+    root = str(Path(__file__).resolve().parents[2])
     script.write_text(textwrap.dedent(SCRIPT.format(root=root, data=str(tmp_path / "data.npz"),
                                                     ckpt=str(tmp_path / "job.pt"))))
     torchrun = shutil.which("torchrun") or str(Path(sys.executable).with_name("torchrun"))
