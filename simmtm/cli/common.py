@@ -12,19 +12,19 @@ from pathlib import Path
 
 import torch
 
+from simmtm.experiments.records import RETIRED_OPTIONS
+
 AMP = {"none": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 # What a user's input can cause: a bad value or name, a missing, corrupt or unwritable file. These end
 # in one line on stderr and exit code 2; anything else is a bug and keeps its traceback.
 USER_ERRORS = (ValueError, OSError)
-# Spellings retired in 0.2 (one spelling per concept): the error names the one to use.
-RENAMED = {"--pred-lens": "--pred-len", "--horizons": "--pred-len", "--horizon": "--pred-len"}
 
 
 class Parser(argparse.ArgumentParser):
     """argparse with its errors as one line, ``simmtm: error: ...`` (exit code 2)."""
 
     def error(self, message):
-        for old, new in RENAMED.items():
+        for old, new in RETIRED_OPTIONS.items():  # spellings retired in 0.2: name the one to use
             if f" {old}" in f" {message}".replace(",", " ") and "unrecognized" in message:
                 message += f" ({old} is now {new}, which takes one or more values)"
                 break

@@ -65,11 +65,12 @@ def sweep_args(p):
 def sweep(args):
     from simmtm.experiments.forecasting import sweep
 
+    horizon = common.one(args.pred_len)  # before any work
     cfg = common.config(args)
     data = common.data(args, seq_len=cfg.seq_len)
     variants = dict(parse_variant(v) for v in args.variant)
     common.writable(args.checkpoints, folder=True)
-    rows = sweep(cfg, data, variants, horizon=common.one(args.pred_len), seed=args.seed, budget=common.budget(args),
+    rows = sweep(cfg, data, variants, horizon=horizon, seed=args.seed, budget=common.budget(args),
                  out=common.writable(args.out or f"results/forecasting/forecasting_sweep_{data.name}.md"), device=args.device,
                  checkpoints=args.checkpoints, progress=not args.no_progress, command=common.command_line(args))
     print(f"best on validation: {rows[0]['variant']} (val MSE {rows[0]['val_mse']:.4f})")
@@ -99,6 +100,7 @@ def protocols(args):
     from simmtm.experiments.protocol_selection import select_protocols, write_selection
     from simmtm.training.protocols import PROTOCOLS, SELECTION_GRID, get_protocol
 
+    horizon = common.one(args.pred_len)  # before any work
     protocols = {}
     for item in args.protocols or SELECTION_GRID:
         name, eq, spec = item.partition("=")
@@ -107,7 +109,6 @@ def protocols(args):
         protocols[name] = get_protocol(spec if eq else name)
     cfg = common.config(args)
     source, target, suffix = common.source_and_target(args, cfg)
-    horizon = common.one(args.pred_len)
     out = common.writable(args.out or f"results/payoff/protocols_{source.name}{suffix}_H{horizon}.md")
     inits = common.inits(args)
     if args.report_only:
@@ -228,13 +229,14 @@ def compare(args):
     from simmtm.experiments.comparison import run as compare
     from simmtm.training.recipes import configure
 
+    horizon = common.one(args.pred_len)  # before any work
     if args.task == "epilepsy":
         cfg = configure("Epilepsy-ResNet" if args.encoder == "resnet" else "Epilepsy")
     else:
         cfg = configure(args.preset or (args.task if args.task in PRESETS else "ETTm1"), patch_len=args.patch_len)
     compare(args.task, args.root, cfg, args.methods, args.seeds, pretrain_epochs=args.pretrain_epochs,
             finetune_epochs=args.finetune_epochs or (100 if args.task == "epilepsy" else 10),
-            out=common.writable(args.out or f"results/analyses/comparison_{args.task}.md"), horizon=common.one(args.pred_len),
+            out=common.writable(args.out or f"results/analyses/comparison_{args.task}.md"), horizon=horizon,
             max_windows=args.max_windows, device=args.device, command=common.command_line(args))
 
 

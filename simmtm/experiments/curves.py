@@ -33,7 +33,7 @@ from simmtm.data.forecasting import ForecastingData
 from simmtm.experiments.forecasting import INITS, _describe, copied_lines, own_commands, read_study, serving_pretraining, study
 from simmtm.training.recipes import StudyBudget
 from simmtm.experiments.protocol_selection import Protocols
-from simmtm.experiments.records import RecordStore, dump_json, mean_std, run_folder
+from simmtm.experiments.records import canonical_command, RecordStore, dump_json, mean_std, run_folder
 from simmtm.utils.atomic import atomic_write_text
 from simmtm.training.protocols import FinetuneProtocol
 
@@ -243,7 +243,9 @@ def write_curve(out: str | Path, meta: dict, protocols: Protocols, *, inits: lis
     seeds = sorted({*seeds, *(r["key"]["seed"] for r in finetunes)})
     summary = curve_summary(out, meta, protocols, inits=inits, horizons=horizons, seeds=seeds, folders=folders)
     settings = next((f["settings"] for f in folders.values() if f["settings"]), {})
-    commands = sorted({*own_commands(finetunes), *([command] if command else [])})
+    recorded = own_commands(finetunes)
+    rerun = canonical_command(command) in {canonical_command(c) for c in recorded}  # a re-run adds no line
+    commands = sorted({*recorded, *([command] if command and not rerun else [])})
     copied = sorted({r["copied_from"] for r in finetunes if r.get("copied_from")})
     atomic_write_text(out.with_suffix(".json"), dump_json({"seeds": seeds, "horizons": horizons, "settings": settings,
                                                            "commands": commands, "copied_from": copied, **summary}))

@@ -28,6 +28,14 @@ from simmtm.utils import folderlock
 from simmtm.utils.atomic import atomic_write_text
 
 SETTINGS = "settings.json"
+# Command-line spellings retired in 0.2 (one spelling per concept): records keep the commands as they
+# were run; :func:`canonical_command` reads them in today's spelling, to tell a re-run from a new command.
+RETIRED_OPTIONS = {"--pred-lens": "--pred-len", "--horizons": "--pred-len", "--horizon": "--pred-len"}
+
+
+def canonical_command(command: str) -> str:
+    """``command`` with every retired option spelled as today (:data:`RETIRED_OPTIONS`)."""
+    return " ".join(RETIRED_OPTIONS.get(word, word) for word in command.split(" "))
 
 
 def _json_default(value: Any) -> Any:

@@ -73,3 +73,12 @@ def test_in_memory_store_behaves_like_a_folder():
     store.check_settings({"a": 1})
     assert store.run({"seed": 0}, lambda: {"x": (1, 2)}) == {"key": {"seed": 0}, "x": [1, 2]}
     assert store.done({"seed": 0}) and store.records() == [{"key": {"seed": 0}, "x": [1, 2]}]
+
+
+def test_canonical_command_reads_retired_spellings_as_today():
+    from simmtm.experiments.records import canonical_command
+
+    old = "python -m simmtm curve labels --pred-lens 96 336 --out results/payoff/x.md"
+    assert canonical_command(old) == "python -m simmtm curve labels --pred-len 96 336 --out results/payoff/x.md"
+    assert canonical_command("python -m simmtm ablate --horizons 96 --horizon-note x") == \
+        "python -m simmtm ablate --pred-len 96 --horizon-note x"
