@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import ast
-import math
 import shlex
 import sys
 from pathlib import Path
@@ -13,6 +12,7 @@ from pathlib import Path
 import torch
 
 from simmtm.experiments.records import RETIRED_OPTIONS
+from simmtm.utils import checks
 
 AMP = {"none": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 # What a user's input can cause: a bad value or name, a missing, corrupt or unwritable file. These end
@@ -32,49 +32,33 @@ class Parser(argparse.ArgumentParser):
         sys.exit(2)
 
 
-def positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
-    return value
+def _argument(parse):
+    """An argparse type from a parser of :mod:`simmtm.utils.checks` (its message becomes the error)."""
+    def convert(text: str):
+        try:
+            return parse(text)
+        except ValueError as err:
+            raise argparse.ArgumentTypeError(str(err)) from None
+
+    convert.__name__ = parse.__name__.removeprefix("parse_")
+    return convert
 
 
-def positive_float(text: str) -> float:
-    value = float(text)
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text}")
-    return value
+positive = _argument(checks.parse_positive_int)
+positive_float = _argument(checks.parse_positive_float)
+dropout = _argument(checks.parse_dropout)
+ratio = _argument(checks.parse_ratio)
+fraction = _argument(checks.parse_fraction)
+scale_point = _argument(checks.parse_scale_point)
 
 
-def dropout(text: str) -> float:
-    value = float(text)
-    if not 0 <= value < 1:
-        raise argparse.ArgumentTypeError(f"must be in [0, 1), got {text}")
-    return value
-
-
-def device(text: str) -> str:
-    """A device string checked up front (``--device tpu7`` fails before any work)."""
+def _device(text: str) -> str:
     from simmtm.utils.device import check_device
 
-    try:
-        return check_device(text)
-    except ValueError as err:
-        raise argparse.ArgumentTypeError(str(err)) from None
+    return check_device(text)
 
 
-def ratio(text: str) -> float:
-    value = float(text)
-    if not 0 < value < 1:
-        raise argparse.ArgumentTypeError(f"must be strictly between 0 and 1, got {text}")
-    return value
-
-
-def fraction(text: str) -> float:
-    value = float(text)
-    if not 0 < value <= 1:
-        raise argparse.ArgumentTypeError(f"must be in (0, 1], got {text}")
-    return value
+device = _argument(_device)  # checked up front: --device tpu7 fails before any work
 
 
 def literal(text: str):
@@ -86,9 +70,7 @@ def literal(text: str):
 
 
 def writable(path: str | Path, *, folder: bool = False) -> Path:
-    from simmtm.utils.checks import check_writable
-
-    return check_writable(path, folder=folder)
+    return checks.check_writable(path, folder=folder)
 
 
 def command_line(args) -> str:

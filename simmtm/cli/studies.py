@@ -3,8 +3,6 @@
 only; the studies live in :mod:`simmtm.experiments`."""
 from __future__ import annotations
 
-import argparse
-
 from simmtm.baselines.objectives import METHODS
 from simmtm.cli import common
 
@@ -123,25 +121,13 @@ def protocols(args):
         print(f"{init}: selected on validation: {name or 'none finished'}")
 
 
-def _scale_point(text: str) -> tuple[int, int | None]:
-    """``EPOCHS:WINDOWS`` (``WINDOWS`` a count or ``all``) -> ``(epochs, windows or None)``."""
-    epochs, colon, windows = text.partition(":")
-    try:
-        point = (int(epochs), None if windows in ("", "all") else int(windows))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected EPOCHS:WINDOWS (e.g. 10:8192 or 30:all), got {text!r}") from None
-    if point[0] < 1 or (point[1] is not None and point[1] < 1):
-        raise argparse.ArgumentTypeError(f"epochs and windows must be >= 1, got {text!r}")
-    return point
-
-
 def curve_args(p):
     common.model_args(p)
     common.budget_args(p)
     p.add_argument("kind", choices=["labels", "scale"], help="labels: share of training windows; scale: pre-training budget")
     p.add_argument("--fractions", type=common.fraction, nargs="+", default=[0.01, 0.05, 0.25, 1.0],
                    help="labels: shares of the fine-tuning windows that train (nested subsets)")
-    p.add_argument("--scales", type=_scale_point, nargs="+", default=[(1, 8192), (3, 8192), (10, 8192), (30, 8192)],
+    p.add_argument("--scales", type=common.scale_point, nargs="+", default=[(1, 8192), (3, 8192), (10, 8192), (30, 8192)],
                    metavar="EPOCHS:WINDOWS", help="scale: pre-training budgets (WINDOWS a count or 'all')")
     p.add_argument("--target", default=None, help="labels: fine-tuning dataset (default: --data, i.e. in-domain)")
     common.pred_len_arg(p, [96])

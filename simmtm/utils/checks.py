@@ -118,3 +118,59 @@ def check_writable(path: str | Path, *, folder: bool = False) -> Path:
     if not os.access(probe, os.W_OK | os.X_OK):
         raise PermissionError(f"cannot write {path}: {probe} is not writable")
     return path
+
+
+# --- values typed on the command line (text in, the value out, or a ValueError saying what is wrong) ---
+
+def _number(text: str, kind: type) -> Any:
+    try:
+        return kind(text)
+    except ValueError:
+        raise ValueError(f"must be {'an integer' if kind is int else 'a number'}, got {text}") from None
+
+
+def parse_positive_int(text: str) -> int:
+    value = _number(text, int)
+    if value < 1:
+        raise ValueError(f"must be a positive integer, got {text}")
+    return value
+
+
+def parse_positive_float(text: str) -> float:
+    value = _number(text, float)
+    if not (math.isfinite(value) and value > 0):
+        raise ValueError(f"must be a finite number > 0, got {text}")
+    return value
+
+
+def parse_dropout(text: str) -> float:
+    value = _number(text, float)
+    if not 0 <= value < 1:
+        raise ValueError(f"must be in [0, 1), got {text}")
+    return value
+
+
+def parse_ratio(text: str) -> float:
+    value = _number(text, float)
+    if not 0 < value < 1:
+        raise ValueError(f"must be strictly between 0 and 1, got {text}")
+    return value
+
+
+def parse_fraction(text: str) -> float:
+    value = _number(text, float)
+    if not 0 < value <= 1:
+        raise ValueError(f"must be in (0, 1], got {text}")
+    return value
+
+
+def parse_scale_point(text: str) -> tuple[int, int | None]:
+    """``EPOCHS:WINDOWS`` (``WINDOWS`` a count or ``all``) -> ``(epochs, windows or None)``."""
+    epochs, _, windows = text.partition(":")
+    try:
+        point = (int(epochs), None if windows in ("", "all") else int(windows))
+    except ValueError:
+        raise ValueError(f"expected EPOCHS:WINDOWS (e.g. 10:8192 or 30:all), got {text!r}") from None
+    if point[0] < 1 or (point[1] is not None and point[1] < 1):
+        raise ValueError(f"epochs and windows must be >= 1, got {text!r}")
+    return point

@@ -48,7 +48,6 @@ def copy(tmp_path_factory):
 
 @pytest.mark.parametrize("name", STUDIES)
 def test_a_committed_study_skips_every_unit_and_writes_the_same_table(name, copy, monkeypatch):
-    from conftest import shared_file  # noqa: F401  (skips under SIMMTM_HIDE_SHARED_DATA like the others)
     from simmtm.data.roots import shared_hidden
 
     if shared_hidden():
