@@ -526,8 +526,8 @@ def sweep_row(name: str, overrides: dict[str, Any], records: list[dict]) -> dict
 def sweep_markdown(base: dict, *, horizon: int, seed: int, command: str, rows: list[dict]) -> str:
     """The sweep table: the base recipe (``base``: a study's settings, source = target), the
     command and the variants' ``rows`` (:func:`sweep_row`) in the order given (ranked by val MSE)."""
-    lines = [f"### Recipe sweep on {base['source']}, H = {horizon}, seed {seed} (validation MSE only; test not evaluated)",
-             "", *_describe(base), "",
+    lines = [f"### Recipe sweep on {base['source']}, H = {horizon}, seed {seed} "
+             "(validation MSE only; test not evaluated)", "", *_describe(base), "",
              "Each variant changes the settings above as listed.", "",
              f"Command: `{command}`", "", "| rank | variant | overrides | fine-tune val MSE | best epoch | "
              "pre-training val loss | wall time (min) |", "|---|---|---|---|---|---|---|"]

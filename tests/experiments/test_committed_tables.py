@@ -35,6 +35,7 @@ PROSE = {
     "results/classification/classification.md": "reading of the classification tables",
     "results/forecasting/forecasting.md": "reading of the forecasting tables",
     "results/own_data/own_data.md": "reading of the own-data measurements",
+    "results/own_data/own_data_classification_reading.md": "wall time and reading of own_data_classification.md",
     "results/own_data/own_data_forecasting/HOW.md": "how own_data_forecasting.md was made (the report() call)",
     "results/payoff/payoff.md": "reading of the payoff studies",
 }
@@ -43,25 +44,6 @@ PROSE = {
 # table's inputs are committed, and the few that need more than its JSON or records are rebuilt by the
 # helpers named in REBUILDS.)
 NOT_REBUILDABLE: dict[str, str] = {}
-
-# Tables that do not rebuild byte-identical for a reason older than the results/<task>/ restructure
-# (5b640d1; the same bytes at 90ec68b, the commit before it): rel path -> (reason, what undoes exactly
-# that difference in the committed bytes). The byte test is xfail(strict=True) for them -- a regenerated
-# table shows up as an unexpected pass, to be taken off this list -- and
-# test_known_drift_is_only_the_named_difference checks that nothing else differs.
-_ONE_SEED = ("written by `sweep` at bb2b7b9, before 6e3a534 made mean_std print one seed's value alone and never "
-             "regenerated: the table has '0.xxxx ± 0.0000' in its one-seed row where its records rebuild '0.xxxx' "
-             "(the only difference)")
-_OWN_CLASSIFICATION_TAIL = b"\nWall time of the whole run:"
-KNOWN_DRIFT = {
-    **{f"results/forecasting/forecasting_sweep_ETTm1/{variant}.md": (_ONE_SEED, lambda b: b.replace(b" \xc2\xb1 0.0000 | 1 |", b" | 1 |"))
-       for variant in ("base", "d64", "d64-lr5e-4", "drop0.2", "ftlr5e-4", "l3", "p8")},
-    "results/own_data/own_data_classification.md": (
-        "the generated table with 40 hand-written lines appended (the run's wall time and the Reading) since it "
-        "was committed (3ba5a7a); markdown() never wrote them and takes no notes",
-        lambda b: b.partition(_OWN_CLASSIFICATION_TAIL)[0]),
-}
-
 
 # --- what backs a table ---------------------------------------------------------------------------
 
@@ -290,7 +272,8 @@ def rebuild_own_forecasting(rel: str) -> bytes:
     payload = _json(rel)
     # back to the payload the report was written from: JSON made its seeds (int keys) strings and its
     # split borders (tuples) lists
-    payload["results"] = {name: {int(seed): run for seed, run in runs.items()} for name, runs in payload["results"].items()}
+    payload["results"] = {name: {int(seed): run for seed, run in runs.items()}
+                          for name, runs in payload["results"].items()}
     payload["data"]["split"] = {part: tuple(rows) for part, rows in payload["data"]["split"].items()}
     committed = (ROOT / rel).read_text(encoding="utf-8")
     _, found, reading = committed.partition("\n## Reading\n\n")
@@ -314,9 +297,7 @@ def _first_difference(rel: str, kind: str, rebuilt: bytes, committed: bytes) -> 
 
 
 def _params():
-    return [pytest.param(rel, kind, id=rel.removeprefix("results/"),
-                         marks=[pytest.mark.xfail(strict=True, reason=KNOWN_DRIFT[rel][0])] if rel in KNOWN_DRIFT else [])
-            for rel, kind in TABLES.items()]
+    return [pytest.param(rel, kind, id=rel.removeprefix("results/")) for rel, kind in TABLES.items()]
 
 
 @pytest.mark.parametrize("rel, kind", _params())
@@ -325,16 +306,9 @@ def test_committed_table_rebuilds_byte_identical(rel, kind, tmp_path, monkeypatc
     rebuilt = REBUILDS[kind](rel)
     committed = (ROOT / rel).read_bytes()
     assert rebuilt == committed, _first_difference(rel, kind, rebuilt, committed)
-
-
-@pytest.mark.parametrize("rel", sorted(KNOWN_DRIFT), ids=lambda rel: rel.removeprefix("results/"))
-def test_known_drift_is_only_the_named_difference(rel, tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    rebuilt = REBUILDS[TABLES[rel]](rel)
-    committed = (ROOT / rel).read_bytes()
-    assert rebuilt != committed, f"{rel} rebuilds byte-identical now: take it off KNOWN_DRIFT"
-    explained = KNOWN_DRIFT[rel][1](committed)
-    assert rebuilt == explained, _first_difference(rel, TABLES[rel] + ", known drift undone", rebuilt, explained)
+    data = Path(rel).with_suffix(".json")  # the JSON beside it, where the rebuild writes (or reads) one
+    if (tmp_path / data).is_file() and (ROOT / data).is_file():
+        assert (tmp_path / data).read_bytes() == (ROOT / data).read_bytes(), f"{data} does not rebuild from its records"
 
 
 def test_every_results_markdown_is_accounted_for():
@@ -347,5 +321,4 @@ def test_every_results_markdown_is_accounted_for():
     stale = sorted(set(listed) - found)
     assert not stale, f"listed here but no longer under results/: {stale}"
     assert not set(PROSE) & set(NOT_REBUILDABLE)
-    assert not set(KNOWN_DRIFT) - set(TABLES), "a known drift names a table that is not rebuilt"
     assert set(TABLES.values()) <= set(REBUILDS)
