@@ -168,7 +168,7 @@ def config(args):
                      mask_ratio=getattr(args, "mask_ratio", None), method=getattr(args, "method", None))
 
 
-def data(args, name: str | None = None, seq_len: int = 336):
+def data(args, *, seq_len: int, name: str | None = None):
     from simmtm.data.forecasting import load_forecasting
 
     return load_forecasting(name or data_name(args), args.root, seq_len=seq_len, features=args.features,
@@ -178,7 +178,7 @@ def data(args, name: str | None = None, seq_len: int = 336):
 def source_and_target(args, cfg):
     """``(source, target, out-name suffix)``: ``--data`` and, for cross-domain runs, ``--target``."""
     source = data(args, seq_len=cfg.seq_len)
-    target = data(args, args.target, cfg.seq_len) if args.target else source
+    target = data(args, seq_len=cfg.seq_len, name=args.target) if args.target else source
     return source, target, "" if target.name == source.name else f"_to_{target.name}"
 
 

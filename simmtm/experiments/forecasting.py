@@ -505,9 +505,15 @@ def _sweep(base_cfg, data, variants, resolved, *, horizon, seed, out, budget, de
                         checkpoints=Path(checkpoints) / out.stem, inits=("SimMTM",), evaluate_test=False,
                         progress=progress, command=command, log=log)
         rows.append(sweep_row(name, overrides, records))
-    rows.sort(key=lambda r: r["val_mse"])
     base = {"source": data.name, "target": data.name, "config": base_cfg.to_dict(), "budget": budget.settings(),
             "evaluate_test": False}
+    return write_sweep(out, base, horizon=horizon, seed=seed, command=command, rows=rows)
+
+
+def write_sweep(out: Path, base: dict, *, horizon: int, seed: int, command: str, rows: list[dict]) -> list[dict]:
+    """Rank ``rows`` by validation MSE and write the sweep table (:func:`sweep_markdown`) and its
+    JSON; returns the ranked rows."""
+    rows = sorted(rows, key=lambda r: r["val_mse"])
     atomic_write_text(out, sweep_markdown(base, horizon=horizon, seed=seed, command=command, rows=rows))
     atomic_write_text(out.with_suffix(".json"), dump_json({"command": command, "rows": rows}))
     return rows
@@ -551,13 +557,9 @@ def rebuild_sweep(out: str | Path, variants: dict[str, dict[str, Any]], command:
     base = next((name for name, overrides in variants.items() if not overrides), None)
     if base is None:
         raise ValueError("no variant without overrides: the base recipe is not recorded")
-    rows = sorted((sweep_row(name, overrides, stores[name].records()) for name, overrides in variants.items()),
-                  key=lambda r: r["val_mse"])
+    rows = [sweep_row(name, overrides, stores[name].records()) for name, overrides in variants.items()]
     (key,) = {(r["key"]["horizon"], r["key"]["seed"]) for s in stores.values() for r in s.records(unit="finetune")}
-    atomic_write_text(out, sweep_markdown(stores[base].settings(), horizon=key[0], seed=key[1], command=command,
-                                          rows=rows))
-    atomic_write_text(out.with_suffix(".json"), dump_json({"command": command, "rows": rows}))
-    return rows
+    return write_sweep(out, stores[base].settings(), horizon=key[0], seed=key[1], command=command, rows=rows)
 
 
 def legacy_table(saved: dict) -> str:

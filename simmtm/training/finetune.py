@@ -45,7 +45,7 @@ def run_finetuning(model: nn.Module, cfg: SimMTMConfig, datasets: dict[str, Data
     ``checkpoint_extra``; ``resume=True`` continues an interrupted run exactly. Under torchrun each
     process trains on a shard, evaluation sums are reduced, and logs and files come from process 0.
 
-    Returns ``{"history", "best_epoch", "best", "test", "seconds", "optimizer"}``.
+    Returns ``{"history", "best_epoch", "best", "test", "seconds"}``.
     """
     if resume and checkpoint is None:
         raise ValueError("resume=True needs the checkpoint path of the run to resume")
@@ -92,4 +92,4 @@ def run_finetuning(model: nn.Module, cfg: SimMTMConfig, datasets: dict[str, Data
                         kind=kind, protocol=protocol.to_dict(), **checkpoint_extra)
     if resumable is not None:
         resumable.finish()
-    return {**result, "test": test, "seconds": time.perf_counter() - t0, "optimizer": optimizer}
+    return {**result, "test": test, "seconds": time.perf_counter() - t0}
