@@ -81,3 +81,40 @@ def synthetic_classification(
             red = np.cumsum(rng.normal(0, noise / np.sqrt(seq_len), seq_len))
             X[i, :, c] = wave + burst + red + rng.normal(0, noise, seq_len)
     return X, y.astype(np.int64)
+
+
+def synthetic_corpus_series(n_steps: int, *, seed=0) -> np.ndarray:
+    """One univariate series ``[n_steps]`` (float64) for the general forecaster's corpus: a random
+    composition of a trend (linear, damped or random walk), one to three seasonalities (periods
+    log-uniform in [4, 512], with harmonics, some with drifting amplitude), AR(2) noise, level
+    shifts and rare spikes. ``seed`` is anything ``numpy.random.default_rng`` takes (the corpus
+    passes ``(seed, window index, purpose)`` so every window is reproducible on its own)."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(n_steps, dtype=np.float64)
+    u = t / max(n_steps - 1, 1)
+    kind = rng.integers(3)
+    if kind == 0:
+        trend = rng.normal(0, 1.5) * u
+    elif kind == 1:
+        trend = rng.normal(0, 1.5) * (1 - np.exp(-u * rng.uniform(1, 6)))
+    else:
+        trend = np.cumsum(rng.normal(0, rng.uniform(0.005, 0.05), n_steps))
+    season = np.zeros(n_steps)
+    for _ in range(rng.integers(1, 4)):
+        period = float(np.exp(rng.uniform(np.log(4), np.log(512))))
+        amp = rng.uniform(0.2, 1.5) * (1 + rng.uniform(-0.8, 0.8) * u if rng.random() < 0.3 else 1)
+        for harmonic in range(1, rng.integers(1, 4) + 1):
+            season += amp / harmonic * np.sin(2 * np.pi * harmonic * t / period + rng.uniform(0, 2 * np.pi))
+    phi1, phi2 = rng.uniform(-0.2, 0.9), rng.uniform(-0.3, 0.3)
+    if abs(phi1) + abs(phi2) >= 0.98:  # keep the AR(2) noise stationary
+        phi2 = np.sign(phi2) * (0.97 - abs(phi1))
+    eps = rng.normal(0, rng.uniform(0.05, 0.6), n_steps)
+    noise = np.zeros(n_steps)
+    for i in range(n_steps):
+        noise[i] = eps[i] + (phi1 * noise[i - 1] if i > 0 else 0) + (phi2 * noise[i - 2] if i > 1 else 0)
+    series = trend + season + noise
+    for _ in range(rng.poisson(0.7)):  # level shifts
+        series[rng.integers(n_steps):] += rng.normal(0, 1.0)
+    spikes = rng.random(n_steps) < rng.choice([0.0, 0.002, 0.01])
+    series[spikes] += rng.normal(0, 3.0, spikes.sum())
+    return series * np.exp(rng.normal(0, 1)) + rng.normal(0, 5)
