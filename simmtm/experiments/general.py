@@ -125,3 +125,148 @@ def corpus_stage(root, out: str | Path, *, budget: GeneralBudget, checkpoints: s
             f"{rec['etth2_val']['mse']:.4f} (" + ", ".join(f"{h}: {rec['etth2_val'][f'mse_{h}']:.4f}" for h in HORIZONS) + ")")
     store.close()
     return {"pretrain": pre, "heads": store.records(unit="head")}
+
+
+@dataclass(frozen=True)
+class FewShotBudget:
+    """Fine-tuning on ETTh2 (every init alike): up to ``epochs`` epochs with early stopping on
+    validation (``patience``), batches of ``batch`` windows (x 7 channels); the learning rate is
+    chosen per (fraction, init) on VALIDATION among ``lrs`` with seed 0, then kept for every seed.
+    The in-domain SimMTM encoder: the general config pre-trained on ``pretrain_windows`` evenly
+    spaced ETTh2 training windows for ``pretrain_epochs`` epochs."""
+
+    epochs: int = 20
+    patience: int = 3
+    batch: int = 32
+    lrs: tuple[float, ...] = (1e-4, 1e-3)
+    pretrain_epochs: int = 10
+    pretrain_windows: int = 4096
+
+
+FEWSHOT_BUDGETS = {"cpu": FewShotBudget(), "smoke": FewShotBudget(epochs=1, patience=1, lrs=(1e-3,), pretrain_epochs=1,
+                                                                    pretrain_windows=32)}
+FRACTIONS = (0.05, 0.1, 1.0)
+INITS = ("general", "random", "SimMTM ETTh2")
+NAIVE = ("last value", "seasonal naive", "context mean")
+SEASON = 24  # ETTh2 is hourly: seasonal naive repeats the last day
+
+
+def naive_forecasts(root, split: str = "test", season: int = SEASON) -> dict[str, dict[str, float]]:
+    """Last value, seasonal naive (the last ``season`` steps repeated) and the context's mean on
+    ETTh2 ``split``, per horizon. (The context mean is what an instance-normalised model that
+    outputs zeros forecasts: the floor any general model must clear.)"""
+
+    class Naive(torch.nn.Module):
+        def __init__(self, kind: str):
+            super().__init__()
+            self.kind = kind
+
+        def forward(self, x):  # [B, L, C] -> [B, 720, C]
+            if self.kind == "seasonal naive":
+                reps = -(-HEAD_STEPS // season)
+                return x[:, -season:].repeat(1, reps, 1)[:, :HEAD_STEPS]
+            if self.kind == "context mean":
+                return x.mean(1, keepdim=True).expand(-1, HEAD_STEPS, -1)
+            return x[:, -1:].expand(-1, HEAD_STEPS, -1)
+
+    loader = make_loader(etth2_windows(root, split), 256, shuffle=False, device="cpu")
+    return {name: evaluate_horizons(Naive(name), loader, torch.device("cpu")) for name in NAIVE}
+
+
+def chosen_share(store_records: list[dict]) -> float:
+    """The synthetic share whose SimMTM-initialised forecasting unit is best on ETTh2 VALIDATION."""
+    simmtm = [r for r in store_records if r["key"]["init"] == "simmtm"]
+    if not simmtm:
+        raise ValueError("no forecasting unit of the corpus stage has finished; run the corpus stage first")
+    return min(simmtm, key=lambda r: r["etth2_val"]["mse"])["key"]["share"]
+
+
+def etth2_stage(root, out: str | Path, *, budget: FewShotBudget, checkpoints: str | Path = "checkpoints/general",
+                seeds=(0, 1, 2), fractions=FRACTIONS, inits=INITS, device: str = "cpu", progress: bool = True,
+                log=print) -> RecordStore:
+    """Zero-shot on ETTh2's test split (the model chosen in the corpus stage) and the fine-tuning grid."""
+    from simmtm.data.corpus import fewshot_rows
+    from simmtm.forecasting.training import pretrain as pretrain_on
+    from simmtm.training.checkpoint import read_checkpoint
+
+    dev = resolve_device(device)
+    corpus = RecordStore(Path(out) / "corpus", log=log)
+    heads = corpus.records(unit="head")
+    expected = len(corpus.settings().get("shares", SHARES)) + 1
+    share = chosen_share(heads) if len(heads) >= expected else None
+    if share is None:
+        log(f"the corpus stage has {len(heads)} of its {expected} forecasting units: the units that need the general "
+            "model wait for it (rerun this command when it has finished)")
+        inits = [i for i in inits if i != "general"]
+    general_ckpt = Path(checkpoints) / f"head_simmtm_share{share:g}.pt"
+    store = RecordStore(Path(out) / "etth2", log=log)
+    store.lock()
+    cfg = general_config()
+    store.check_settings({"config": cfg.to_dict(), "budget": asdict(budget)})
+    ck = Path(checkpoints) / "etth2"
+    ck.mkdir(parents=True, exist_ok=True)
+    data = load_forecasting("ETTh2", root, seq_len=CONTEXT, log=lambda *_: None)
+
+    def general_model():
+        state = read_checkpoint(general_ckpt, kind="forecaster")
+        model = build_general(cfg)
+        model.load_state_dict(state["model"])
+        return model
+
+    store.run({"unit": "baselines"}, lambda: {**naive_forecasts(root, "test"),
+                                               **{f"{k} (val)": v for k, v in naive_forecasts(root, "val").items()}})
+    if share is not None:
+        store.run({"unit": "zero_shot"}, lambda: {"share": share, "checkpoint": str(general_ckpt),
+                                                  "test": zero_shot(general_model().to(dev), root, "test", dev),
+                                                  "val": zero_shot(general_model().to(dev), root, "val", dev)})
+
+    def indomain(seed: int) -> Path:
+        path = ck / f"pretrain_etth2_seed{seed}.pt"
+
+        def unit():
+            _, result = pretrain_on(replace(cfg, n_channels=data.n_channels), data, device=dev,
+                                    epochs=budget.pretrain_epochs, max_windows=budget.pretrain_windows, seed=seed,
+                                    checkpoint=path, resume=True, progress=progress, log=log)
+            return {"best_epoch": result["best_epoch"], "seconds": result["seconds"], "history": result["history"]}
+
+        store.run({"unit": "pretrain_etth2", "seed": seed}, unit)
+        return path
+
+    def init_model(init: str, seed: int):
+        from simmtm.training.checkpoint import load_pretrained_encoder
+
+        torch.manual_seed(seed)
+        if init == "general":
+            return general_model()
+        if init == "random":
+            return build_general(cfg)
+        return build_general(cfg, load_pretrained_encoder(indomain(seed))[0])
+
+    train_end = data.borders["train"][1]
+    val = etth2_windows(root, "val")
+    test = etth2_windows(root, "test")
+
+    def finetune_unit(fraction: float, init: str, seed: int, lr: float):
+        start, end = fewshot_rows(train_end, CONTEXT, fraction, "last")
+        train = FutureWindows(data.values, CONTEXT, HEAD_STEPS, min_future=min(HORIZONS), start=start, end=end)
+        model = init_model(init, seed).to(dev)
+        name = f"ft_{init.replace(' ', '_')}_f{fraction:g}_lr{lr:g}_seed{seed}"
+        result = train_forecaster(model, cfg, train, val, test=test, device=dev, lr=lr, batch_size=budget.batch,
+                                  epochs=budget.epochs, patience=budget.patience, seed=seed, checkpoint=ck / f"{name}.pt",
+                                  resume=True, settings={"init": init, "fraction": fraction}, tag=name,
+                                  extra={"data": "ETTh2", "fraction": fraction}, progress=progress, log=log)
+        return {"rows": [start, end], "train_windows": len(train), "val": result["history"][result["best_epoch"]],
+                "best_epoch": result["best_epoch"], "test": result["test"], "seconds": result["seconds"]}
+
+    for fraction in fractions:
+        for init in inits:
+            lr_records = {lr: store.run({"unit": "finetune", "fraction": fraction, "init": init, "seed": seeds[0], "lr": lr},
+                                        lambda lr=lr: finetune_unit(fraction, init, seeds[0], lr))
+                          for lr in budget.lrs}
+            lr = min(lr_records, key=lambda k: lr_records[k]["val"]["val_mse"])
+            for seed in seeds[1:]:
+                store.run({"unit": "finetune", "fraction": fraction, "init": init, "seed": seed, "lr": lr},
+                          lambda seed=seed: finetune_unit(fraction, init, seed, lr))
+            log(f"ETTh2 {fraction:.0%} {init}: lr {lr:g} chosen on validation")
+    store.close()
+    return store
