@@ -198,7 +198,7 @@ def etth2_stage(root, out: str | Path, *, budget: FewShotBudget, checkpoints: st
         log(f"the corpus stage has {len(heads)} of its {expected} forecasting units: the units that need the general "
             "model wait for it (rerun this command when it has finished)")
         inits = [i for i in inits if i != "general"]
-    general_ckpt = Path(checkpoints) / f"head_simmtm_share{share:g}.pt"
+    general_ckpt = Path(checkpoints) / f"head_simmtm_share{share:g}.pt" if share is not None else None
     store = RecordStore(Path(out) / "etth2", log=log)
     store.lock()
     cfg = general_config()
