@@ -77,7 +77,7 @@ def checkpoints(args):
         print("no shipped encoders found")
     for name in names:
         d = describe(name)
-        print(f"{name:<20} {d['encoder']:<12} {d['bytes'] / 1e6:5.2f} MB  sha256 {d['sha256'][:12]}  {d.get('data', '')}")
+        print(f"{name:<20} {d['what']:<20} {d['bytes'] / 1e6:5.2f} MB  sha256 {d['sha256'][:12]}  {d.get('data', '')}")
 
 
 def ship_args(p):
@@ -107,6 +107,6 @@ COMMANDS = {  # name: (help, arguments, action)
     "presets": ("list the named configuration presets", presets_args, presets),
     "download": ("fetch benchmark files into data/ with checksums", download_args, download),
     "convert": ("convert a CSV series or a TF-C .pt split to a memory-mapped corpus folder", convert_args, convert),
-    "checkpoints": ("list the shipped pre-trained encoders", checkpoints_args, checkpoints),
+    "checkpoints": ("list the shipped pre-trained encoders and the general forecaster", checkpoints_args, checkpoints),
     "ship": ("write a pre-training checkpoint's encoder and its model card into checkpoints/", ship_args, ship),
 }

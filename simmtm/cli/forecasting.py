@@ -47,8 +47,12 @@ def finetune_args(p):
     common.model_args(p)
     p.add_argument("--from", dest="source", default=None,
                    help="a shipped encoder's name (python -m simmtm checkpoints) or a SimMTM checkpoint path; "
+                        "'general' fine-tunes the general forecaster (one model for every --pred-len, up to 720); "
                         "omit for random init")
     common.pred_len_arg(p, [96, 192, 336, 720])
+    p.add_argument("--fraction", type=common.fraction, default=None,
+                   help="with --from general: fine-tune on this share of the training rows, the last ones, as "
+                        "granite-tsfm's few-shot benchmark takes them (int(f*(rows-512))+512 rows; default 1)")
     p.add_argument("--patience", type=common.positive, default=None, help="default: the preset's budget")
     p.add_argument("--head-dropout", type=common.dropout, default=None, help="default: the preset's budget")
     p.add_argument("--resume", action="store_true", help="continue interrupted fine-tuning runs writing the same --out")
@@ -63,8 +67,15 @@ def finetune(args):
     from simmtm.training.protocols import get_protocol
     from simmtm.training.recipes import finetune_budget, model_differences
 
+    from simmtm.forecasting.general import is_general
+
     protocol = get_protocol(args.protocol)
     out = common.writable(args.out or "checkpoints", folder=True)
+    if args.source and is_general(args.source):
+        return finetune_general(args, out)
+    if args.fraction is not None:
+        raise ValueError("--fraction takes the few-shot rows of a fine-tuning from the general forecaster: "
+                         "use it with --from general")
     encoder, cfg = load_pretrained(args.source) if args.source else (None, common.config(args))
     if args.source and args.seq_len is not None:
         cfg = replace(cfg, seq_len=args.seq_len)
@@ -83,8 +94,30 @@ def finetune(args):
                       progress=not args.no_progress)
 
 
+def finetune_general(args, out):
+    from simmtm.forecasting.general import CONTEXT, finetune_general
+
+    if args.preset is not None or args.seq_len not in (None, CONTEXT):
+        raise ValueError(f"--from {args.source} is the general forecaster: its model and context ({CONTEXT}) are fixed; "
+                         "drop --preset / --seq-len")
+    data = common.data(args, seq_len=CONTEXT)
+    result = finetune_general(args.source, data, out, fraction=args.fraction or 1.0, horizons=args.pred_len,
+                              lr=args.lr or 1e-4, batch_size=args.batch_size or 32, epochs=args.epochs or 20,
+                              patience=args.patience or 3, seed=args.seed, device=args.device, resume=args.resume,
+                              progress=not args.no_progress)
+    test = result["test"]
+    print(f"{data.name}: test MSE " + ", ".join(f"H={h} {test[f'mse_{h}']:.4f}" for h in sorted(set(args.pred_len)))
+          + f" (average {test['mse']:.4f}) on the standardized scale; best epoch {result['best_epoch']}")
+    print(f"forecaster (forecasts up to {max(args.pred_len)} steps): {result['checkpoint']}")
+
+
 def forecast_args(p):
-    p.add_argument("--from", dest="source", required=True, help="a fine-tuned forecaster (python -m simmtm finetune ...)")
+    p.add_argument("--from", dest="source", required=True,
+                   help="a fine-tuned forecaster (python -m simmtm finetune ...), or 'general': the general forecaster, "
+                        "zero-shot on any CSV (every numeric column, any frequency)")
+    p.add_argument("--pred-len", type=common.positive, default=None, metavar="H",
+                   help="steps to forecast: a forecaster fine-tuned from the general one, or the general one itself, "
+                        "answers any H up to 720 (default: the forecaster's own horizon; 96 for 'general')")
     p.add_argument("--data", required=True, help="your CSV: the model's columns and, unless it has none, a date column")
     p.add_argument("--out", required=True, help="CSV to write: the date column, then each channel's forecast")
     p.add_argument("--plot", default=None, help="PNG: recent history and the forecast of each channel")
@@ -104,7 +137,7 @@ def forecast(args):
     out = common.writable(args.out)
     plot = common.writable(args.plot) if args.plot else None
     forecast_file(args.source, args.data, out, plot=plot, at=args.at, date_column=args.date_column,
-                  history=args.history, device=args.device)
+                  history=args.history, device=args.device, horizon=args.pred_len)
 
 
 COMMANDS = {  # name: (help, arguments, action)

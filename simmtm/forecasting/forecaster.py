@@ -15,7 +15,7 @@ output ``[H, C]`` is turned back with ``y * std + mean``.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,33 @@ from simmtm.data.dates import future_dates, infer_frequency, parse_dates, same_f
 from simmtm.utils.device import resolve_device
 
 STEP_INDEX = "step"  # the index name of forecasts for data without dates
+GENERAL_DEFAULT_HORIZON = 96  # what the general model forecasts unless told (its head has 720 steps)
+
+
+class Prefix(torch.nn.Module):
+    """The first ``horizon`` steps of a longer head: ``[B, L, C] -> [B, horizon, C]``."""
+
+    def __init__(self, model: torch.nn.Module, horizon: int):
+        super().__init__()
+        self.model, self.horizon = model, horizon
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(x)[:, :self.horizon]
+
+
+class PadContext(torch.nn.Module):
+    """Feeds a shorter context to a model of context ``seq_len``: the first row is repeated in
+    front. ``[B, L', C] -> model([B, seq_len, C])`` for ``L' <= seq_len``."""
+
+    def __init__(self, model: torch.nn.Module, seq_len: int):
+        super().__init__()
+        self.model, self.seq_len = model, seq_len
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        short = self.seq_len - x.shape[1]
+        if short > 0:
+            x = torch.cat([x[:, :1].expand(-1, short, -1), x], dim=1)
+        return self.model(x)
 
 
 @dataclass(frozen=True)
@@ -121,23 +148,40 @@ class Forecaster:
                 f"dates={dates}, source={self.source!r})")
 
     @classmethod
-    def load(cls, path: str | Path, device: str | torch.device = "cpu") -> "Forecaster":
-        """Rebuild from a forecaster checkpoint (written by ``python -m simmtm finetune``).
+    def load(cls, path: str | Path, device: str | torch.device = "cpu", *, horizon: int | None = None):
+        """Rebuild from a forecaster checkpoint (written by ``python -m simmtm finetune``), or a
+        shipped model by name: ``Forecaster.load("general")`` is the general forecaster
+        (:class:`GeneralForecaster`, any columns and frequency, ``horizon`` steps, 96 unless told).
+        ``horizon`` takes the first steps of a longer head (a model fine-tuned from the general one
+        forecasts up to its head's 720 steps); other forecasters answer their own horizon only.
 
         Raises:
             ValueError: not a forecaster checkpoint, or one saved before checkpoints carried the
                 scaler, columns and dates (the message says what is missing).
         """
+        from simmtm.training.pretrained import resolve
+
+        path = resolve(path)
         ckpt = read_checkpoint(path, kind="forecaster")
         extra = ckpt.get("extra") or {}
+        head_steps = extra.get("head_steps")
+        if extra.get("general") and "inference" not in extra:
+            return GeneralForecaster.from_checkpoint(ckpt, path, device=device, horizon=horizon)
         if "inference" not in extra:
             raise ValueError(f"{path} was saved by an older simmtm: it lacks the scaler, column names, feature mode, "
                              "seq_len/horizon record and date frequency that forecasting in original units needs; "
                              "fine-tune again with this version (python -m simmtm finetune ...)")
         spec = ForecastSpec.from_dict(extra["inference"], source=str(path))
         cfg = SimMTMConfig.from_dict(ckpt["config"])
-        model = build_forecaster(cfg, spec.horizon)
+        model = build_forecaster(cfg, head_steps or spec.horizon)
         model.load_state_dict(ckpt["model"])
+        if horizon is not None and horizon != spec.horizon:
+            if not head_steps or horizon > head_steps:
+                raise ValueError(f"{path} forecasts " + (f"up to {head_steps}" if head_steps else f"{spec.horizon}")
+                                 + f" steps, not {horizon}; fine-tune a forecaster for that horizon")
+            spec = replace(spec, horizon=int(horizon))
+        if head_steps and spec.horizon < head_steps:
+            model = Prefix(model, spec.horizon)
         return cls(model, spec, device=device, source=str(path))
 
     # --- reading a user's series ----------------------------------------------------------------
@@ -357,3 +401,76 @@ def plot_forecast_frame(history: pd.DataFrame, forecast: pd.DataFrame, *, actual
     fig.autofmt_xdate()
     fig.tight_layout(rect=(0, 0, 1, 0.96))
     return fig
+
+
+class GeneralForecaster:
+    """The general forecaster (``Forecaster.load("general")``): one model for any file, any number
+    of channels and any frequency, with no training on it. It reads every numeric column of a
+    frame (all but the date column), forecasts each channel on its own from its last 512 rows
+    (instance-normalised, so no scaler is needed: the spec's mean and std, the file's own, only
+    put the "standardized" metrics of a backtest on a scale) and answers in the file's units. A series
+    shorter than the context has its first row repeated in front (:class:`PadContext`).
+
+    ``bind(frame)`` gives the :class:`Forecaster` for that frame's columns (``predict``,
+    ``backtest`` and ``evaluate`` as for any forecaster); ``predict(frame)`` is ``bind(frame).predict(frame)``.
+    """
+
+    def __init__(self, model: torch.nn.Module, *, seq_len: int, head_steps: int, horizon: int | None = None,
+                 device: str | torch.device = "cpu", source: str = ""):
+        horizon = GENERAL_DEFAULT_HORIZON if horizon is None else horizon
+        if isinstance(horizon, bool) or not isinstance(horizon, int) or not 1 <= horizon <= head_steps:
+            raise ValueError(f"the general forecaster forecasts 1 to {head_steps} steps, got {horizon!r}")
+        self.model = PadContext(Prefix(model, horizon) if horizon < head_steps else model, seq_len)
+        self.seq_len, self.head_steps, self.horizon = seq_len, head_steps, horizon
+        self.device, self.source = device, source
+        self.notes: list[str] = []
+
+    def __repr__(self) -> str:
+        return f"GeneralForecaster(H={self.horizon} of {self.head_steps}, context {self.seq_len}, source={self.source!r})"
+
+    @classmethod
+    def from_checkpoint(cls, ckpt: dict, path, *, device="cpu", horizon: int | None = None) -> "GeneralForecaster":
+        cfg = SimMTMConfig.from_dict(ckpt["config"])
+        head_steps = int(ckpt["extra"].get("head_steps") or 0)
+        model = build_forecaster(cfg, head_steps)
+        model.load_state_dict(ckpt["model"])
+        return cls(model, seq_len=cfg.seq_len, head_steps=head_steps, horizon=horizon, device=device, source=str(path))
+
+    def bind(self, data: pd.DataFrame, date_column: str | None = None) -> Forecaster:
+        """The forecaster of ``data``'s numeric columns (every column but the date column)."""
+        if not isinstance(data, pd.DataFrame):
+            raise TypeError(f"expected a pandas DataFrame, got {type(data).__name__}")
+        name = date_column or "date"
+        if date_column is not None and date_column not in data.columns:
+            raise ValueError(f"no date column {date_column!r} in the data (columns: {list(map(str, data.columns))})")
+        columns = [str(c) for c in data.columns if c != name]
+        non_numeric = [c for c in columns if not pd.api.types.is_numeric_dtype(data[c])]
+        if non_numeric:
+            raise ValueError(f"column(s) {non_numeric} are not numeric" + ("" if name in data.columns else
+                             f"; if {non_numeric[0]!r} holds the dates, name it as the date column"))
+        if not columns:
+            raise ValueError("the data has no numeric column to forecast")
+        freq = None
+        if name in data.columns and len(data) > 1:
+            freq = infer_frequency(parse_dates(data[name], name=name), name)
+        rows = len(data)
+        self.notes = [] if rows >= self.seq_len else [
+            f"note: {rows} rows, fewer than the general model's context of {self.seq_len}: its first row is repeated "
+            f"in front to fill it (forecasts from short series are less reliable)"]
+        values = data[columns].to_numpy(dtype=np.float64)
+        mean, std = np.nanmean(values, axis=0), np.nanstd(values, axis=0)  # the model is scale-free: these only
+        mean, std = np.nan_to_num(mean), np.where(np.isfinite(std) & (std > 0), std, 1.0)  # give metrics a scale
+        spec = ForecastSpec(tuple(columns), tuple(map(float, mean)), tuple(map(float, std)), "M", min(rows, self.seq_len),
+                            self.horizon, name if name in data.columns else None, freq)
+        return Forecaster(self.model, spec, device=self.device, source=self.source)
+
+    def predict(self, data: pd.DataFrame | np.ndarray, *, date_column: str | None = None):
+        """The next ``horizon`` steps of every channel (see :meth:`Forecaster.predict`); an array
+        ``[T, C]`` gives an array ``[H, C]``."""
+        if isinstance(data, np.ndarray):
+            values = np.asarray(data, dtype=np.float64)
+            if values.ndim != 2 or len(values) < 1:
+                raise ValueError(f"expected an array [T, C], got shape {values.shape}")
+            frame = pd.DataFrame(values, columns=[f"c{j}" for j in range(values.shape[1])])
+            return self.bind(frame).predict(values)
+        return self.bind(data, date_column).predict(data, date_column=date_column)

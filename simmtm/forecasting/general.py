@@ -13,8 +13,6 @@ Legend: B windows, L context (512), Hm head steps (720), C channels.
 """
 from __future__ import annotations
 
-import copy
-import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -25,6 +23,8 @@ from torch.utils.data import DataLoader, Dataset
 
 from simmtm.build import build_forecaster
 from simmtm.config import SimMTMConfig, TransformerConfig
+from simmtm.data.forecasting import ForecastingData
+from simmtm.training.checkpoint import checkpoint_config, load_weights, read_checkpoint
 from simmtm.training.engine import autocast
 from simmtm.training.finetune import run_finetuning
 from simmtm.training.protocols import FinetuneProtocol
@@ -151,11 +151,69 @@ def train_forecaster(model: nn.Module, cfg: SimMTMConfig, train: Dataset, val: D
     return {**result, "model": model}
 
 
-def copy_encoder(model: nn.Module) -> nn.Module:
-    return copy.deepcopy(model.encoder)
+def is_general(source: str | Path) -> bool:
+    """Whether ``source`` (a shipped name or a path) is a general forecaster (not a fine-tuned one)."""
+    from simmtm.training.pretrained import resolve
+
+    try:
+        ckpt = read_checkpoint(resolve(source))
+    except (ValueError, FileNotFoundError, OSError):
+        return False
+    extra = ckpt.get("extra") or {}
+    return ckpt.get("kind") == "forecaster" and bool(extra.get("general")) and "inference" not in extra
 
 
-def timed(fn, *args, **kwargs):
-    t0 = time.perf_counter()
-    out = fn(*args, **kwargs)
-    return out, time.perf_counter() - t0
+def load_general(source: str | Path) -> tuple[nn.Module, SimMTMConfig, Path]:
+    """The general forecaster's ``[B, 512, C] -> [B, 720, C]`` model, its config and its file."""
+    from simmtm.training.pretrained import resolve
+
+    path = resolve(source)
+    ckpt = read_checkpoint(path, kind="forecaster")
+    cfg = checkpoint_config(ckpt, path)
+    model = build_general(cfg)
+    load_weights(model, ckpt["model"], path)
+    return model, cfg, path
+
+
+def finetune_general(source: str | Path, data: ForecastingData, out: str | Path, *, fraction: float = 1.0,
+                     horizons: Sequence[int] = HORIZONS, lr: float = 1e-4, batch_size: int = 32, epochs: int = 20,
+                     patience: int = 3, seed: int = 0, device: str = "cpu", resume: bool = False,
+                     progress: bool = True, log=print) -> dict:
+    """Fine-tune the general forecaster on ``data`` (loaded with ``seq_len = 512``): the last
+    ``fraction`` of its training rows as granite-tsfm's few-shot benchmark takes them
+    (:func:`simmtm.data.corpus.fewshot_rows`; the scaler stays fit on every training row), the
+    four-horizon loss over ``horizons``, early stopping on validation, the test split once.
+    Writes ``<out>/<data>_general.pt``, a forecaster of up to 720 steps answering ``max(horizons)``."""
+    from simmtm.data.corpus import fewshot_rows
+    from simmtm.forecasting.forecaster import ForecastSpec
+    from simmtm.utils.device import resolve_device
+
+    horizons = sorted({int(h) for h in horizons})
+    if horizons[0] < 1 or horizons[-1] > HEAD_STEPS:
+        raise ValueError(f"the general forecaster forecasts 1 to {HEAD_STEPS} steps, got --pred-len {horizons}")
+    if data.seq_len < CONTEXT:
+        raise ValueError(f"load the data with seq_len >= {CONTEXT} (got {data.seq_len})")
+    for split in ("val", "test"):
+        start, end = data.borders[split]
+        if end - start - CONTEXT < horizons[-1]:
+            raise ValueError(f"the {split} part of {data.name} has {end - start - CONTEXT} rows after a context of "
+                             f"{CONTEXT}, fewer than the horizon {horizons[-1]}; ask for a shorter --pred-len")
+    model, cfg, path = load_general(source)
+    dev = resolve_device(device)
+    start, end = fewshot_rows(data.borders["train"][1], CONTEXT, fraction)
+    windows = lambda a, b: FutureWindows(data.values, CONTEXT, HEAD_STEPS, min_future=horizons[0], start=a, end=b)  # noqa: E731
+    train = windows(start, end)
+    val, test = windows(*data.borders["val"]), windows(*data.borders["test"])
+    log(f"fine-tuning the general forecaster on {data.name}: training rows [{start}, {end}) "
+        f"({fraction:.0%} of the training rows after the first context, taken at the end), {len(train)} windows "
+        f"x {data.n_channels} channels; horizons {horizons}")
+    checkpoint = Path(out) / f"{data.name}_general.pt"
+    torch.manual_seed(seed)
+    spec = ForecastSpec.from_data(data, CONTEXT, horizons[-1])
+    result = train_forecaster(model.to(dev), cfg, train, val, test=test, device=dev, lr=lr, batch_size=batch_size,
+                              epochs=epochs, patience=patience, seed=seed, horizons=horizons, checkpoint=checkpoint,
+                              resume=resume, settings={"source": str(path), "fraction": fraction, "rows": [start, end]},
+                              extra={"inference": spec.to_dict(), "dataset": data.name, "fraction": fraction,
+                                     "general_source": str(path)},
+                              tag=f"finetune general {data.name} {fraction:.0%}", progress=progress, log=log)
+    return {**result, "checkpoint": checkpoint, "rows": (start, end)}

@@ -13,7 +13,7 @@ import torch.nn as nn
 
 from simmtm.config import SimMTMConfig
 from simmtm.data.forecasting import ForecastingData, read_series_csv
-from simmtm.forecasting.forecaster import Forecaster, plot_forecast_frame
+from simmtm.forecasting.forecaster import Forecaster, GeneralForecaster, plot_forecast_frame
 from simmtm.forecasting.training import finetune
 from simmtm.training.checkpoint import read_checkpoint
 from simmtm.training.protocols import FinetuneProtocol
@@ -54,15 +54,24 @@ def finetune_horizons(cfg: SimMTMConfig, data: ForecastingData, horizons: Iterab
 
 def forecast_file(source: str | Path, data: str | Path, out: Path, *, plot: Path | None = None, at=None,
                   date_column: str | None = None, history: int | None = None, device: str = "cpu",
-                  log: Callable[[str], None] = print) -> Path:
+                  horizon: int | None = None, log: Callable[[str], None] = print) -> Path:
     """Forecast the ``H`` rows after the end of the CSV ``data`` (or, with ``at``, after that
     row: a backtest with ``<ch>_actual`` columns and its errors beside the last-value baseline's)
     with the forecaster ``source``; write them to ``out`` (the date column, then each channel) and
-    the recent history with the forecast to ``plot``."""
-    model = Forecaster.load(source, device)
+    the recent history with the forecast to ``plot``. ``horizon``: the first steps of a longer head
+    (the general model: 96 unless told, up to 720)."""
+    model, frame = Forecaster.load(source, device, horizon=horizon), None
+    if isinstance(model, GeneralForecaster):  # any columns: it adapts to this file
+        frame = read_series_csv(data, date_column or "date", required=date_column is not None)
+        general, model = model, model.bind(frame, date_column)
+        log(f"general forecaster, zero-shot (no training on this file): {len(model.spec.columns)} channel(s), "
+            f"H = {model.spec.horizon}" + (f", dates every {model.spec.freq}" if model.spec.freq else ""))
+        for note in general.notes:
+            log(note)
     spec = model.spec
     column = date_column or spec.date_column or "date"
-    frame = read_series_csv(data, column, required=date_column is not None)
+    if frame is None:
+        frame = read_series_csv(data, column, required=date_column is not None)
     ignored = [c for c in frame.columns if c not in (*spec.columns, column)]
     if ignored:
         log(f"note: columns {ignored} are not the model's and are left out (it forecasts {list(spec.columns)})")

@@ -62,11 +62,32 @@ def load_pretrained(name_or_path: str | Path) -> tuple[nn.Module, SimMTMConfig]:
 
 
 def describe(name: str) -> dict[str, Any]:
-    """What a shipped file says about itself (its ``extra`` entries) plus size and sha256."""
+    """What a shipped file says about itself (its ``extra`` entries) plus size and sha256;
+    ``what`` is ``<encoder kind> encoder`` or ``forecaster`` (the general forecaster)."""
     path = resolve(name)
-    ckpt = read_checkpoint(path, kind=ENCODER_KIND)
+    ckpt = read_checkpoint(path, kind=(ENCODER_KIND, "forecaster"))
+    what = "forecaster" if ckpt["kind"] == "forecaster" else f"{ckpt['config']['encoder']['kind']} encoder"
     return {"name": name, "path": str(path), "bytes": path.stat().st_size, "sha256": sha256(path),
-            "encoder": ckpt["config"]["encoder"]["kind"], **ckpt["extra"]}
+            "encoder": ckpt["config"]["encoder"]["kind"], "what": what, **ckpt["extra"]}
+
+
+def ship_forecaster(source: str | Path, name: str, card: str, *, folder: str | Path | None = None,
+                    **extra: Any) -> Path:
+    """Write ``<folder>/<name>.pt``, the forecaster of checkpoint ``source`` without its optimizer
+    state (plus ``extra`` entries), and its model card ``<name>.md``: ``card`` (markdown) followed
+    by the file's size and sha256."""
+    if not name.replace("-", "").replace("_", "").isalnum():
+        raise ValueError(f"a shipped name is letters, digits, '-' and '_' only, got {name!r}")
+    ckpt = read_checkpoint(source, kind="forecaster")
+    folder = Path(folder) if folder is not None else checkpoints_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.pt"
+    atomic_torch_save({**ckpt, "optimizer": None, "extra": {**ckpt["extra"], **extra}}, path)
+    n_weights = sum(t.numel() for t in ckpt["model"].values())
+    atomic_write_text(path.with_suffix(".md"), card.rstrip() + "\n\n" + f"- file: `{path.name}`, {n_weights:,} weights, "
+                      f"{path.stat().st_size / 1e6:.2f} MB; loads with `weights_only=True`\n"
+                      f"- sha256: `{sha256(path)}`\n")
+    return path
 
 
 def ship(source: str | Path, name: str, *, data: str, command: str, budget: str, seed: int, wall_time: str,
