@@ -5,6 +5,7 @@
 - :mod:`~simmtm.cli.classification`: classify, predict
 - :mod:`~simmtm.cli.anomaly`: anomaly
 - :mod:`~simmtm.cli.studies`: study, sweep, protocols, selected, curve, compare, ablate
+- :mod:`~simmtm.cli.general`: general (the general forecaster's study)
 - :mod:`~simmtm.cli.admin`: demo, presets, download, convert, checkpoints, ship
 """
 from __future__ import annotations
@@ -12,11 +13,11 @@ from __future__ import annotations
 import os
 import sys
 
-from simmtm.cli import admin, anomaly, classification, common, forecasting, studies
+from simmtm.cli import admin, anomaly, classification, common, forecasting, general, studies
 
 COMMANDS = {**admin.COMMANDS, **forecasting.COMMANDS, **studies.COMMANDS, **classification.COMMANDS,
-            **anomaly.COMMANDS}  # name: (help, arguments, action)
-RESUMABLE = ("study", "sweep", "classify", "compare", "ablate", "anomaly")  # one record per finished unit
+            **anomaly.COMMANDS, **general.COMMANDS}  # name: (help, arguments, action)
+RESUMABLE = ("study", "sweep", "classify", "compare", "ablate", "anomaly", "general")  # one record per finished unit
 
 
 def build_parser() -> common.Parser:

@@ -94,3 +94,11 @@ def test_the_real_corpus_never_yields_an_etth2_window():
         for c in range(src.values.shape[1]):
             col = src.values[:, c]
             assert col[:32].tobytes() not in runs and col[len(col) // 2:len(col) // 2 + 32].tobytes() not in runs
+
+
+def test_the_corpus_download_lists_every_source_and_never_station_2():
+    from simmtm.data.download import SOURCES as DOWNLOADS
+
+    paths = {remote.path for remote in DOWNLOADS["corpus"]}
+    assert {spec.path for spec in SOURCES.values()} == paths
+    assert not any("ETTh2" in p or "ETTm2" in p for p in paths)

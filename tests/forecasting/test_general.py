@@ -118,3 +118,28 @@ def test_finetune_from_general_on_a_fraction_then_forecast_a_prefix(tmp_path, ge
     assert len(Forecaster.load(tmp_path / "ft" / "s_general.pt", horizon=300).predict(pd.read_csv(tmp_path / "s.csv"))) == 300
     assert main(["finetune", "--data", str(tmp_path / "s.csv"), "--fraction", "0.05"]) == 2
     assert "use it with --from general" in capsys.readouterr().err
+
+
+def test_the_general_study_end_to_end_on_a_smoke_budget(tmp_path, capsys, monkeypatch):
+    """Corpus stage, ETTh2 stage, report and ship, with seconds of training; a rerun redoes nothing."""
+    from tests.conftest import shared_file
+
+    root = shared_file("ETT-small/ETTh2.csv").parents[1]
+    shared_file("forecasting_corpus/beijing_pm2.5.csv")
+    monkeypatch.setenv("SIMMTM_CHECKPOINTS", str(tmp_path / "shipped"))
+    argv = ["general", "--root", str(root), "--budget", "smoke", "--seeds", "0", "--fractions", "0.05",
+            "--out", str(tmp_path / "general.md"), "--checkpoints", str(tmp_path / "ck"),
+            "--ship-to", str(tmp_path / "shipped"), "--device", "cpu", "--no-progress"]
+    assert main(argv) == 0
+    report = (tmp_path / "general.md").read_text()
+    assert "| zero-shot | general |" in report and "| 5% | random | 1 |" in report and "TTM-R2" in report
+    import json
+
+    payload = json.loads((tmp_path / "general.json").read_text())
+    assert set(payload["ETTh2"]["5%"]) >= {"avg_mse", "general", "random", "SimMTM ETTh2"}
+    assert payload["ETTh2"]["zero_shot"]["avg_mse"] > 0
+    card = (tmp_path / "shipped" / "general.md").read_text()
+    assert "never saw: ETT station 2" in card and "sha256: `" in card
+    assert isinstance(Forecaster.load("general"), GeneralForecaster)
+    capsys.readouterr()
+    assert main(argv) == 0 and "] epoch" not in capsys.readouterr().out  # every unit was recorded: nothing retrains
