@@ -191,12 +191,12 @@ def etth2_stage(root, out: str | Path, *, budget: FewShotBudget, checkpoints: st
 
     dev = resolve_device(device)
     corpus = RecordStore(Path(out) / "corpus", log=log)
-    heads = corpus.records(unit="head")
-    expected = len(corpus.settings().get("shares", SHARES)) + 1
+    heads = [h for h in corpus.records(unit="head") if h["key"]["init"] == "simmtm"]
+    expected = len(corpus.settings().get("shares", SHARES))  # the random-init control does not take part in the choice
     share = chosen_share(heads) if len(heads) >= expected else None
     if share is None:
-        log(f"the corpus stage has {len(heads)} of its {expected} forecasting units: the units that need the general "
-            "model wait for it (rerun this command when it has finished)")
+        log(f"the corpus stage has {len(heads)} of its {expected} SimMTM forecasting units: the units that need the "
+            "general model wait for it (rerun this command when it has finished)")
         inits = [i for i in inits if i != "general"]
     general_ckpt = Path(checkpoints) / f"head_simmtm_share{share:g}.pt" if share is not None else None
     store = RecordStore(Path(out) / "etth2", log=log)

@@ -53,6 +53,8 @@ def _json(rel: str | Path) -> dict:
 
 def kind_of(md: Path) -> str | None:
     """The rebuild kind of ``md`` (a path under ROOT), or None if nothing generated it that we know."""
+    if (md.with_suffix("") / "corpus" / "settings.json").is_file():
+        return "general"  # simmtm.experiments.general's run folder (corpus/ and etth2/ stages)
     settings = md.with_suffix("") / "settings.json"
     if settings.is_file():
         found = json.loads(settings.read_text(encoding="utf-8"))
@@ -279,6 +281,17 @@ def rebuild_own_forecasting(rel: str) -> bytes:
     _, found, reading = committed.partition("\n## Reading\n\n")
     notes = reading.rstrip("\n").split("\n") if found else []
     return ("\n".join(_markdown(payload, notes)) + "\n").encode("utf-8")
+
+
+def rebuild_general(rel: str) -> bytes:
+    """``python -m simmtm general --stages report``: the general forecaster's table and JSON from its records."""
+    from simmtm.experiments.general import write_report
+    from simmtm.experiments.records import run_folder
+
+    _copy(run_folder(rel))
+    write_report(rel)
+    assert (Path.cwd() / rel).with_suffix(".json").read_bytes() == (ROOT / rel).with_suffix(".json").read_bytes()
+    return _written(rel)
 
 
 REBUILDS = {name.removeprefix("rebuild_"): fn for name, fn in globals().items() if name.startswith("rebuild_")}
