@@ -18,6 +18,10 @@ def general_args(p):
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="fine-tuning seeds on ETTh2")
     p.add_argument("--fractions", type=common.fraction, nargs="+", default=[0.05, 0.1, 1.0],
                    help="shares of ETTh2's training rows to fine-tune on (granite-tsfm's few-shot rows)")
+    p.add_argument("--inits", nargs="+", default=["general", "random", "SimMTM ETTh2"],
+                   choices=["general", "random", "SimMTM ETTh2"],
+                   help="which initialisations the etth2 stage fine-tunes (each has its own record folder and lock, so "
+                        "two processes can run two of them at once)")
     p.add_argument("--out", default="results/general.md", help="the report; records go to the folder of the same name")
     p.add_argument("--checkpoints", default="checkpoints/general", help="the runs' checkpoints (resume states)")
     p.add_argument("--ship-to", default=None, help="folder of the shipped file (default: the repository's checkpoints/)")
@@ -36,7 +40,7 @@ def general(args):
                        checkpoints=args.checkpoints, device=args.device, progress=progress)
     if "etth2" in args.stages:
         g.etth2_stage(args.root, out.with_suffix(""), budget=g.FEWSHOT_BUDGETS["smoke" if args.budget == "smoke" else "cpu"],
-                      checkpoints=args.checkpoints, seeds=tuple(args.seeds), fractions=tuple(args.fractions),
+                      checkpoints=args.checkpoints, seeds=tuple(args.seeds), fractions=tuple(args.fractions), inits=tuple(args.inits),
                       device=args.device, progress=progress)
     if "report" in args.stages:
         print(f"report: {g.write_report(out)} (and {out.with_suffix('.json')})")

@@ -4,7 +4,7 @@ Stage ``corpus`` (one record per unit in ``<out>/corpus/``): SimMTM pre-training
 then the forecasting stage (encoder + 720-step head trained on corpus windows, epoch kept on corpus
 validation windows), from the SimMTM encoder and, as the sceptic's control, from random init; each
 forecasting unit ends with ETTh2's VALIDATION split zero-shot, which chooses the synthetic share.
-Stage ``etth2`` (``<out>/etth2/``): the chosen model zero-shot on ETTh2's test split once, and
+Stage ``etth2`` (``<out>/etth2/<init>/``, one folder and lock per init): the chosen model zero-shot on ETTh2's test split once, and
 fine-tuned on 5 / 10 / 100 % of ETTh2's training rows (granite-tsfm's few-shot rows,
 :func:`simmtm.data.corpus.fewshot_rows`) from the general model, from random init and from SimMTM
 pre-trained on ETTh2 alone, 3 seeds, beside last value and seasonal naive.
@@ -199,10 +199,10 @@ def etth2_stage(root, out: str | Path, *, budget: FewShotBudget, checkpoints: st
             "general model wait for it (rerun this command when it has finished)")
         inits = [i for i in inits if i != "general"]
     general_ckpt = Path(checkpoints) / f"head_simmtm_share{share:g}.pt" if share is not None else None
-    store = RecordStore(Path(out) / "etth2", log=log)
-    store.lock()
     cfg = general_config()
-    store.check_settings({"config": cfg.to_dict(), "budget": asdict(budget)})
+    stores = {init: RecordStore(Path(out) / "etth2" / slug(init), log=log) for init in inits}  # one folder per init:
+    for store in stores.values():  # two processes can run two inits at once
+        store.check_settings({"config": cfg.to_dict(), "budget": asdict(budget)})
     ck = Path(checkpoints) / "etth2"
     ck.mkdir(parents=True, exist_ok=True)
     data = load_forecasting("ETTh2", root, seq_len=CONTEXT, log=lambda *_: None)
@@ -213,10 +213,11 @@ def etth2_stage(root, out: str | Path, *, budget: FewShotBudget, checkpoints: st
         model.load_state_dict(state["model"])
         return model
 
-    store.run({"unit": "baselines"}, lambda: {**naive_forecasts(root, "test"),
-                                               **{f"{k} (val)": v for k, v in naive_forecasts(root, "val").items()}})
-    if share is not None:
-        store.run({"unit": "zero_shot"}, lambda: {"share": share, "checkpoint": str(general_ckpt),
+    if "random" in stores:
+        stores["random"].run({"unit": "baselines"}, lambda: {
+            **naive_forecasts(root, "test"), **{f"{k} (val)": v for k, v in naive_forecasts(root, "val").items()}})
+    if "general" in stores:
+        stores["general"].run({"unit": "zero_shot"}, lambda: {"share": share, "checkpoint": str(general_ckpt),
                                                   "test": zero_shot(general_model().to(dev), root, "test", dev),
                                                   "val": zero_shot(general_model().to(dev), root, "val", dev)})
 
@@ -229,7 +230,7 @@ def etth2_stage(root, out: str | Path, *, budget: FewShotBudget, checkpoints: st
                                     checkpoint=path, resume=True, progress=progress, log=log)
             return {"best_epoch": result["best_epoch"], "seconds": result["seconds"], "history": result["history"]}
 
-        store.run({"unit": "pretrain_etth2", "seed": seed}, unit)
+        stores["SimMTM ETTh2"].run({"unit": "pretrain_etth2", "seed": seed}, unit)
         return path
 
     def init_model(init: str, seed: int):
@@ -259,7 +260,7 @@ def etth2_stage(root, out: str | Path, *, budget: FewShotBudget, checkpoints: st
                 "best_epoch": result["best_epoch"], "test": result["test"], "seconds": result["seconds"]}
 
     for fraction in fractions:
-        for init in inits:
+        for init, store in stores.items():
             lr_records = {lr: store.run({"unit": "finetune", "fraction": fraction, "init": init, "seed": seeds[0], "lr": lr},
                                         lambda lr=lr: finetune_unit(fraction, init, seeds[0], lr))
                           for lr in budget.lrs}
@@ -268,8 +269,20 @@ def etth2_stage(root, out: str | Path, *, budget: FewShotBudget, checkpoints: st
                 store.run({"unit": "finetune", "fraction": fraction, "init": init, "seed": seed, "lr": lr},
                           lambda seed=seed: finetune_unit(fraction, init, seed, lr))
             log(f"ETTh2 {fraction:.0%} {init}: lr {lr:g} chosen on validation")
-    store.close()
-    return store
+    for store in stores.values():
+        store.close()
+    return etth2_records(out)
+
+
+def slug(init: str) -> str:
+    return init.replace(" ", "_")
+
+
+def etth2_records(out: str | Path, **match) -> list[dict]:
+    """Every record of the ETTh2 stage (all inits' folders) whose key has the ``match`` values."""
+    folder = Path(out) / "etth2"
+    subfolders = sorted(p for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
+    return [r for sub in subfolders for r in RecordStore(sub).records(**match)]
 
 
 # Published average MSE over horizons 96-720 on ETTh2 (same split, standard scaler, context 512 for TTM):
@@ -286,9 +299,9 @@ def _seeds(records: list[dict], split: str = "test") -> dict[str, list[float]]:
     return {k: [r[split][k] for r in records] for k in keys}
 
 
-def _chosen(store: RecordStore, fraction: float, init: str) -> list[dict]:
+def _chosen(folder: Path, fraction: float, init: str) -> list[dict]:
     """The records of (fraction, init) at the lr chosen on validation (seed 0's best), every seed."""
-    recs = store.records(unit="finetune", fraction=fraction, init=init)
+    recs = etth2_records(folder, unit="finetune", fraction=fraction, init=init)
     first = min(r["key"]["seed"] for r in recs) if recs else None
     pick = [r for r in recs if r["key"]["seed"] == first]
     if not pick:
@@ -302,7 +315,7 @@ def report(out: str | Path) -> tuple[str, dict]:
     from simmtm.experiments.records import mean_std
 
     folder = Path(out).with_suffix("")
-    corpus, etth2 = RecordStore(folder / "corpus"), RecordStore(folder / "etth2")
+    corpus = RecordStore(folder / "corpus")
     lines = ["# The general forecaster on held-out ETTh2", "",
              "Test MSE on ETTh2's standard test split (standardized with its training rows' mean and std, context 512, "
              "every window), per horizon and averaged over the four; mean ± std over seeds where training happens. "
@@ -313,8 +326,8 @@ def report(out: str | Path) -> tuple[str, dict]:
     payload: dict = {"ETTh2": {}}
     row = lambda name, init, n, vals: lines.append(  # noqa: E731
         f"| {name} | {init} | {n} | " + " | ".join(vals) + " |")
-    base = etth2.records(unit="baselines")
-    zs = etth2.records(unit="zero_shot")
+    base = etth2_records(folder, unit="baselines")
+    zs = etth2_records(folder, unit="zero_shot")
     if zs:
         t = zs[0]["test"]
         row("zero-shot", "general", "-", [f"{t[f'mse_{h}']:.4f}" for h in HORIZONS] + [f"**{t['mse']:.4f}**"])
@@ -331,7 +344,7 @@ def report(out: str | Path) -> tuple[str, dict]:
         tag = f"{fraction:.0%}"
         entry = {}
         for init in INITS:
-            recs = _chosen(etth2, fraction, init)
+            recs = _chosen(folder, fraction, init)
             if not recs:
                 continue
             v = _seeds(recs)
@@ -346,7 +359,7 @@ def report(out: str | Path) -> tuple[str, dict]:
     lines += ["", "## General vs random init, paired by seed (test MSE difference, negative = general better)", "",
               "| fraction | seed | " + " | ".join(f"H={h}" for h in HORIZONS) + " | avg |", "|---|---|" + "---|" * 5]
     for fraction in FRACTIONS:
-        g, r = _chosen(etth2, fraction, "general"), _chosen(etth2, fraction, "random")
+        g, r = _chosen(folder, fraction, "general"), _chosen(folder, fraction, "random")
         by_seed = {x["key"]["seed"]: x for x in r}
         for rec in sorted(g, key=lambda x: x["key"]["seed"]):
             other = by_seed.get(rec["key"]["seed"])
