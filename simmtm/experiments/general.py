@@ -132,6 +132,7 @@ class FewShotBudget:
     """Fine-tuning on ETTh2 (every init alike): up to ``epochs`` epochs with early stopping on
     validation (``patience``), batches of ``batch`` windows (x 7 channels); the learning rate is
     chosen per (fraction, init) on VALIDATION among ``lrs`` with seed 0, then kept for every seed.
+    For the general model "no fine-tuning" (lr 0: the zero-shot model) is one more candidate.
     The in-domain SimMTM encoder: the general config pre-trained on ``pretrain_windows`` evenly
     spaced ETTh2 training windows for ``pretrain_epochs`` epochs."""
 
@@ -259,15 +260,25 @@ def etth2_stage(root, out: str | Path, *, budget: FewShotBudget, checkpoints: st
         return {"rows": [start, end], "train_windows": len(train), "val": result["history"][result["best_epoch"]],
                 "best_epoch": result["best_epoch"], "test": result["test"], "seconds": result["seconds"]}
 
+    def unchanged_unit(fraction: float):
+        """The general model NOT fine-tuned: a candidate like any lr (validation may prefer it)."""
+        zs = stores["general"].get({"unit": "zero_shot"})
+        start, end = fewshot_rows(train_end, CONTEXT, fraction, "last")
+        return {"rows": [start, end], "train_windows": 0, "val": {"val_mse": zs["val"]["mse"], **{
+            f"val_{k}": v for k, v in zs["val"].items()}}, "best_epoch": -1, "test": zs["test"], "seconds": 0.0}
+
     for fraction in fractions:
         for init, store in stores.items():
             lr_records = {lr: store.run({"unit": "finetune", "fraction": fraction, "init": init, "seed": seeds[0], "lr": lr},
                                         lambda lr=lr: finetune_unit(fraction, init, seeds[0], lr))
                           for lr in budget.lrs}
+            if init == "general":  # lr 0: keep the zero-shot model (no fine-tuning), if validation says so
+                lr_records[0.0] = store.run({"unit": "finetune", "fraction": fraction, "init": init, "seed": seeds[0],
+                                             "lr": 0.0}, lambda: unchanged_unit(fraction))
             lr = min(lr_records, key=lambda k: lr_records[k]["val"]["val_mse"])
             for seed in seeds[1:]:
                 store.run({"unit": "finetune", "fraction": fraction, "init": init, "seed": seed, "lr": lr},
-                          lambda seed=seed: finetune_unit(fraction, init, seed, lr))
+                          (lambda: unchanged_unit(fraction)) if lr == 0 else (lambda seed=seed: finetune_unit(fraction, init, seed, lr)))
             log(f"ETTh2 {fraction:.0%} {init}: lr {lr:g} chosen on validation")
     for store in stores.values():
         store.close()
@@ -320,7 +331,8 @@ def report(out: str | Path) -> tuple[str, dict]:
              "Test MSE on ETTh2's standard test split (standardized with its training rows' mean and std, context 512, "
              "every window), per horizon and averaged over the four; mean ± std over seeds where training happens. "
              "Fine-tuning uses granite-tsfm's few-shot rows (the last int(f·(8640−512))+512 training rows) with the "
-             "learning rate chosen on validation; every choice on ETTh2's validation split, the test split once.", "",
+             "learning rate chosen on validation (for the general model, not fine-tuning at all is one more candidate); "
+             "every choice on ETTh2's validation split, the test split once.", "",
              "| setting | init | seeds | " + " | ".join(f"H={h}" for h in HORIZONS) + " | avg |",
              "|---|---|---|" + "---|" * (len(HORIZONS) + 1)]
     payload: dict = {"ETTh2": {}}
@@ -348,7 +360,9 @@ def report(out: str | Path) -> tuple[str, dict]:
             if not recs:
                 continue
             v = _seeds(recs)
-            row(tag, init, str(len(recs)), [mean_std(v[f"mse_{h}"]) for h in HORIZONS] + [mean_std(v["mse"])])
+            lr = recs[0]["key"]["lr"]
+            label = f"{init}, lr {lr:g}" if lr else f"{init}, not fine-tuned (chosen on val)"
+            row(tag, label, str(len(recs)) if lr else "-", [mean_std(v[f"mse_{h}"]) for h in HORIZONS] + [mean_std(v["mse"])])
             entry[init] = {"avg_mse": float(sum(v["mse"]) / len(v["mse"])), "per_seed": v["mse"],
                            "lr": recs[0]["key"]["lr"], **{f"mse_{h}": v[f"mse_{h}"] for h in HORIZONS}}
         if tag in PUBLISHED:
