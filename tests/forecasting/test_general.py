@@ -132,7 +132,7 @@ def test_the_general_study_end_to_end_on_a_smoke_budget(tmp_path, capsys, monkey
             "--ship-to", str(tmp_path / "shipped"), "--device", "cpu", "--no-progress"]
     assert main(argv) == 0
     report = (tmp_path / "general.md").read_text()
-    assert "| zero-shot | general |" in report and "| 5% | random | 1 |" in report and "TTM-R2" in report
+    assert "| zero-shot | general |" in report and "| 5% | random, lr 0.001 | 1 |" in report and "TTM-R2" in report
     import json
 
     payload = json.loads((tmp_path / "general.json").read_text())
