@@ -16,6 +16,7 @@ NEEDS = {"analyses": "Epilepsy_UCI/epileptic_seizure_recognition.csv",
          "baselines_comparison": "Epilepsy_UCI/epileptic_seizure_recognition.csv",
          "classification_experiment": "Epilepsy_UCI/epileptic_seizure_recognition.csv",
          "forecasting_experiment": "ETT-small/ETTm1.csv",
+         "general_forecaster": "ETT-small/ETTh2.csv",
          "your_own_data": "ETT-small/ETTh2.csv"}
 
 

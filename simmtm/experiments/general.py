@@ -362,7 +362,8 @@ def report(out: str | Path) -> tuple[str, dict]:
             v = _seeds(recs)
             lr = recs[0]["key"]["lr"]
             label = f"{init}, lr {lr:g}" if lr else f"{init}, not fine-tuned (chosen on val)"
-            row(tag, label, str(len(recs)) if lr else "-", [mean_std(v[f"mse_{h}"]) for h in HORIZONS] + [mean_std(v["mse"])])
+            cell = mean_std if lr else (lambda values: f"{values[0]:.4f}")  # not fine-tuned: one model, no seeds
+            row(tag, label, str(len(recs)) if lr else "-", [cell(v[f"mse_{h}"]) for h in HORIZONS] + [cell(v["mse"])])
             entry[init] = {"avg_mse": float(sum(v["mse"]) / len(v["mse"])), "per_seed": v["mse"],
                            "lr": recs[0]["key"]["lr"], **{f"mse_{h}": v[f"mse_{h}"] for h in HORIZONS}}
         if tag in PUBLISHED:
