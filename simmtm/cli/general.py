@@ -45,7 +45,8 @@ def general(args):
     if "report" in args.stages:
         print(f"report: {g.write_report(out)} (and {out.with_suffix('.json')})")
     if "ship" in args.stages:
-        path = g.ship(out, checkpoints=args.checkpoints, folder=args.ship_to, command=common.command_line(args))
+        made_by = f"python -m simmtm general --root {args.root} --budget {args.budget}"  # the study, whichever stages ran now
+        path = g.ship(out, checkpoints=args.checkpoints, folder=args.ship_to, command=made_by)
         print(f"shipped: {path} and {path.with_suffix('.md')}")
 
 

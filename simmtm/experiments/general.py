@@ -381,6 +381,15 @@ def report(out: str | Path) -> tuple[str, dict]:
             if other is not None:
                 lines.append(f"| {fraction:.0%} | {rec['key']['seed']} | " + " | ".join(
                     f"{rec['test'][k] - other['test'][k]:+.4f}" for k in [*[f'mse_{h}' for h in HORIZONS], 'mse']) + " |")
+    cands = sorted(etth2_records(folder, unit="finetune", init="general", seed=0),
+                   key=lambda r: (r["key"]["fraction"], r["key"]["lr"]))
+    if cands:
+        lines += ["", "## The general model's candidates (seed 0): validation chooses, test shown for the record", "",
+                  "| fraction | lr | val avg MSE | test avg MSE | best epoch |", "|---|---|---|---|---|"]
+        for r in cands:
+            lr = r["key"]["lr"]
+            lines.append(f"| {r['key']['fraction']:.0%} | {lr:g}{' (not fine-tuned)' if not lr else ''} | "
+                         f"{r['val']['val_mse']:.4f} | {r['test']['mse']:.4f} | {r['best_epoch'] if lr else '-'} |")
     lines += ["", "## Corpus stage: the choices, on ETTh2's validation split (zero-shot)", "",
               "| unit | init | synthetic share | corpus val (4-horizon MSE) | ETTh2 val avg MSE | best epoch | minutes |",
               "|---|---|---|---|---|---|---|"]
@@ -454,7 +463,12 @@ def model_card(out: str | Path, command: str) -> str:
         f"- wall time: {(pre['seconds'] + head['seconds']) / 60:.0f} min on one thread of a 2-core x86_64 CPU "
         f"(torch {torch.__version__}), beside another job",
         "- never saw: ETT station 2 (ETTh2, ETTm2), any test row of any source, and the judged sets kept back",
-        f"- made by: `{command}` (its corpus stage; `--budget gpu` is the same command at 10x the windows)", "",
+        f"- made by: `{command}` (its corpus stage made this file: `--stages corpus`, one thread, "
+        f"`OMP_NUM_THREADS=1`; `--budget gpu --device cuda` is the same command at 10x the windows)",
+        f"- SimMTM's share: the same forecasting stage from a random encoder scored "
+        + ", ".join(f"{h['etth2_val']['mse']:.4f}" for h in heads if h["key"]["init"] == "random")
+        + f" ETTh2 validation MSE zero-shot against {next((h['etth2_val']['mse'] for h in heads if h['key']['init'] == 'simmtm' and h['key']['share'] == b.get('pretrain_share')), float('nan')):.4f} "
+        f"from the SimMTM encoder at the same synthetic share ({b.get('pretrain_share')}): pre-training did not help the zero-shot model here", "",
         "## On held-out ETTh2 (test split, standardized MSE)", "", table.strip(), "",
         f"Full report, records and the fine-tuning grid: `{Path(out).as_posix()}`.", ""])
 

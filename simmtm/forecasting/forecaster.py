@@ -426,7 +426,8 @@ class GeneralForecaster:
         self.notes: list[str] = []
 
     def __repr__(self) -> str:
-        return f"GeneralForecaster(H={self.horizon} of {self.head_steps}, context {self.seq_len}, source={self.source!r})"
+        return (f"GeneralForecaster(H={self.horizon} of {self.head_steps}, context {self.seq_len}, "
+                f"source={Path(self.source).name!r})")
 
     @classmethod
     def from_checkpoint(cls, ckpt: dict, path, *, device="cpu", horizon: int | None = None) -> "GeneralForecaster":

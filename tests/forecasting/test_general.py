@@ -143,3 +143,18 @@ def test_the_general_study_end_to_end_on_a_smoke_budget(tmp_path, capsys, monkey
     assert isinstance(Forecaster.load("general"), GeneralForecaster)
     capsys.readouterr()
     assert main(argv) == 0 and "] epoch" not in capsys.readouterr().out  # every unit was recorded: nothing retrains
+
+
+def test_the_shipped_general_forecaster_loads_by_name_with_weights_only(monkeypatch):
+    from pathlib import Path
+
+    monkeypatch.delenv("SIMMTM_CHECKPOINTS", raising=False)
+    path = Path(__file__).resolve().parents[2] / "checkpoints" / "general.pt"
+    assert path.is_file(), "checkpoints/general.pt is committed (python -m simmtm general --stages ship)"
+    assert path.stat().st_size < 5_000_000
+    payload = torch.load(path, weights_only=True)  # plain tensors and values: nothing to run
+    assert payload["kind"] == "forecaster" and payload["extra"]["general"] and payload["optimizer"] is None
+    g = Forecaster.load("general", horizon=720)
+    assert isinstance(g, GeneralForecaster) and g.source == str(path)
+    x = np.random.default_rng(0).normal(size=(600, 3)).cumsum(0)
+    assert g.predict(x).shape == (720, 3)

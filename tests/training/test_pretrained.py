@@ -18,6 +18,7 @@ EXPECTED: dict[str, tuple[float, float, float]] = {
     "sleepeeg-resnet": (3125.6064, 5971.9868, 9.6463),
     "ettm1-cpu": (-0.1913, 674.8502, 4.1682),
     "weather-cpu": (-161.9823, 4296.1885, 8.8875),
+    "general": (8.302, 42.7238, 0.4495),  # the general forecaster's encoder
 }
 
 
