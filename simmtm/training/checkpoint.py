@@ -93,13 +93,14 @@ def load_simmtm(path: str | Path, map_location: str | torch.device = "cpu") -> t
 
 
 def load_pretrained_encoder(path: str | Path, map_location: str | torch.device = "cpu") -> tuple[nn.Module, SimMTMConfig]:
-    """The encoder of a SimMTM checkpoint (projector, decoder and loss weights dropped), of a
-    forecaster (its head dropped) or of an encoder-only file (:mod:`simmtm.training.pretrained`),
-    ready to be fine-tuned: ``(encoder, config)``."""
-    ckpt = read_checkpoint(path, map_location, kind=("simmtm", "encoder", "forecaster"))
+    """The encoder of a SimMTM checkpoint (projector, decoder and loss weights dropped) or of an
+    encoder-only file (:mod:`simmtm.training.pretrained`), ready to be fine-tuned: ``(encoder, config)``.
+    A forecaster is refused (fine-tune from the pre-training it came from; the general forecaster has
+    its own path, :func:`simmtm.forecasting.general.finetune_general`)."""
+    ckpt = read_checkpoint(path, map_location, kind=("simmtm", "encoder"))
     cfg = checkpoint_config(ckpt, path)
     encoder = build_encoder(cfg)
-    prefix = "" if ckpt["kind"] == "encoder" else "encoder."
+    prefix = "encoder." if ckpt["kind"] == "simmtm" else ""
     state = {k[len(prefix):]: v for k, v in ckpt["model"].items() if k.startswith(prefix)}
     if not state:
         raise ValueError(f"{path} has no encoder weights")
