@@ -14,6 +14,7 @@ Legend: B windows, L context (512), Hm head steps (720), C channels.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -39,7 +40,7 @@ def general_config(**overrides) -> SimMTMConfig:
     patches of 16) at L = 512 on univariate windows; SimMTM's 3 views, mask ratio 0.5."""
     base = SimMTMConfig(seq_len=CONTEXT, n_channels=1, encoder=TransformerConfig(32, 8, 2, 64, 0.1, patch_len=16),
                         batch_size=16, lr=1e-3, epochs=10)
-    return SimMTMConfig.from_dict({**base.to_dict(), **overrides}) if overrides else base
+    return replace(base, **overrides)
 
 
 def horizon_weights(horizons: Sequence[int], steps: int) -> torch.Tensor:
